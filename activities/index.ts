@@ -1,0 +1,13 @@
+/**
+ * Activity factories. Each takes its dependencies explicitly (no module-level singletons) and
+ * returns plain async functions for a Temporal worker to register.
+ */
+export {
+  createSandboxActivities,
+  sandboxName,
+  type CreateSandboxInput,
+  type PrepareSandboxInput,
+  type RunSandboxInput,
+  type SandboxActivities,
+  type SandboxActivityDeps,
+} from './sandbox.js';

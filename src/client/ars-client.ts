@@ -1,0 +1,239 @@
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import {
+  agentWorkflowId,
+  assignTaskUpdate,
+  resumeSignal,
+  statusQuery,
+  suspendSignal,
+  terminateSignal,
+  AGENT_WORKFLOW_TYPE,
+  type AgentResult,
+  type AgentStatus,
+  type AgentWorkflowInput,
+  type TaskAssignment,
+  type TaskResult,
+} from '../../workflows/definitions.js';
+import {
+  compileAgentConfig,
+  compileSettings,
+  compileTask,
+  hostTaskQueue,
+  workflowUiUrl,
+  type AgentConfig,
+  type Settings,
+  type TaskInput,
+} from '../config/index.js';
+import { SEARCH_ATTRIBUTES } from '../lifecycle/search-attributes.js';
+import type { AgentState } from '../lifecycle/states.js';
+import { AgentFailedError, AgentNotFoundError, AgentStateError, AgentWaitTimeoutError, TaskRejectedError } from './errors.js';
+
+export interface CreateAgentOptions {
+  /** Host whose worker runs the sandboxes. @default the settings' hostId */
+  readonly hostId?: string;
+  /** Task queue of the control worker (tests use their own). @default settings.controlTaskQueue */
+  readonly controlTaskQueue?: string;
+}
+
+/** One agent as listed by `list()` (from Temporal visibility, without querying each workflow). */
+export interface AgentSummary {
+  readonly agentId: string;
+  readonly workflowId: string;
+  readonly name: string;
+  readonly state: string;
+  readonly tier: string;
+  readonly mode: string;
+  readonly host: string;
+  readonly workflowStatus: string;
+  readonly startTime: Date;
+}
+
+export interface ListOptions {
+  readonly state?: AgentState;
+  readonly name?: string;
+  /** Include closed workflows. @default false */
+  readonly all?: boolean;
+  /** @default 100 */
+  readonly limit?: number;
+}
+
+const REQUEST_STATES: Readonly<Record<'suspend' | 'resume' | 'terminate', readonly AgentState[]>> = {
+  suspend: ['Running', 'Waiting'],
+  resume: ['Suspended'],
+  terminate: ['Initializing', 'Ready', 'Running', 'Waiting', 'Suspended', 'Completed'],
+};
+
+/**
+ * The typed client of ARS: creates agents (one durable workflow each) and steers them with the
+ * lifecycle's signals, query and update.
+ */
+export class ArsClient {
+  constructor(
+    readonly temporal: Client,
+    readonly settings: Settings,
+  ) {}
+
+  /** Connects to the Temporal server named by the settings (ARS_* variables, then defaults). */
+  static async connect(settings: Settings = compileSettings()): Promise<ArsClient> {
+    const connection = await Connection.connect({ address: settings.temporalAddress });
+    return new ArsClient(new Client({ connection, namespace: settings.namespace }), settings);
+  }
+
+  async close(): Promise<void> {
+    await this.temporal.connection.close();
+  }
+
+  /**
+   * Validates the config (throws ConfigError naming each bad field, creating nothing), then starts
+   * the agent's workflow. Returns the compiled config, with its id.
+   */
+  async createAgent(input: unknown, options: CreateAgentOptions = {}): Promise<AgentConfig> {
+    const config = compileAgentConfig(input);
+    const hostId = options.hostId ?? this.settings.hostId;
+    const workflowInput: AgentWorkflowInput = {
+      config,
+      placement: { hostId, hostQueue: hostTaskQueue(hostId), image: config.sandbox.image ?? this.settings.sandboxImage },
+    };
+    try {
+      await this.temporal.workflow.start(AGENT_WORKFLOW_TYPE, {
+        workflowId: agentWorkflowId(config.id),
+        taskQueue: options.controlTaskQueue ?? this.settings.controlTaskQueue,
+        args: [workflowInput],
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: SEARCH_ATTRIBUTES.state, value: 'Initializing' },
+          { key: SEARCH_ATTRIBUTES.tier, value: config.tier },
+          { key: SEARCH_ATTRIBUTES.mode, value: config.mode },
+          { key: SEARCH_ATTRIBUTES.agentName, value: config.name },
+          { key: SEARCH_ATTRIBUTES.host, value: hostId },
+        ]),
+        staticSummary: `agent ${config.name} (${config.id})`,
+        staticDetails: [
+          `**${config.name}** · ${config.mode} · tier ${config.tier} · host ${hostId}`,
+          `memory ${config.resources.memoryMb} MiB · cpus ${config.resources.cpus} · timeout ${config.resources.timeoutMs} ms`,
+          config.sandbox.command ? `command: \`${config.sandbox.command.join(' ')}\`` : '',
+          config.capabilities.length ? `capabilities: ${config.capabilities.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('\n\n'),
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new AgentStateError(config.id, 'Running', 'create', ['Terminated']);
+      }
+      throw error;
+    }
+    return config;
+  }
+
+  async status(agentId: string): Promise<AgentStatus> {
+    try {
+      return await this.handle(agentId).query(statusQuery);
+    } catch (error) {
+      throw this.notFound(agentId, error);
+    }
+  }
+
+  async suspend(agentId: string, reason?: string): Promise<void> {
+    await this.steer(agentId, 'suspend', reason);
+  }
+
+  async resume(agentId: string, reason?: string): Promise<void> {
+    await this.steer(agentId, 'resume', reason);
+  }
+
+  async terminate(agentId: string, reason?: string): Promise<void> {
+    await this.steer(agentId, 'terminate', reason);
+  }
+
+  private async steer(agentId: string, request: 'suspend' | 'resume' | 'terminate', reason?: string): Promise<void> {
+    const { state } = await this.status(agentId);
+    const allowed = REQUEST_STATES[request];
+    if (!allowed.includes(state)) throw new AgentStateError(agentId, state, request, allowed);
+    const signal = { suspend: suspendSignal, resume: resumeSignal, terminate: terminateSignal }[request];
+    await this.handle(agentId).signal(signal, reason ?? `${request} requested by client`);
+  }
+
+  /** Gives a Ready persistent agent a task; throws TaskRejectedError if it cannot take one. */
+  async assignTask(agentId: string, task: TaskInput): Promise<TaskAssignment> {
+    compileTask(task);
+    try {
+      return await this.handle(agentId).executeUpdate(assignTaskUpdate, { args: [task] });
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        throw new TaskRejectedError(agentId, error.cause?.message ?? error.message);
+      }
+      throw this.notFound(agentId, error);
+    }
+  }
+
+  /** Waits until the persistent agent has finished task `seq` and returns its result. */
+  async waitForTask(agentId: string, seq: number, timeoutMs = 60_000): Promise<TaskResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      const status = await this.status(agentId);
+      const result = status.results.find((r) => r.seq === seq);
+      if (result) return result;
+      if (status.state === 'Terminated') throw new AgentFailedError(agentId, `it ended before task ${seq} finished`);
+      if (Date.now() > deadline) throw new AgentWaitTimeoutError(agentId, `to finish task ${seq}`, timeoutMs);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** Waits for the agent's workflow to end and returns its result. */
+  async result(agentId: string): Promise<AgentResult> {
+    try {
+      return (await this.handle(agentId).result()) as AgentResult;
+    } catch (error) {
+      if (error instanceof WorkflowFailedError) {
+        throw new AgentFailedError(agentId, error.cause?.message ?? error.message, { cause: error });
+      }
+      throw this.notFound(agentId, error);
+    }
+  }
+
+  /** Lists agents from Temporal visibility (search attributes), newest first. */
+  async list(options: ListOptions = {}): Promise<AgentSummary[]> {
+    const clauses = [`WorkflowType = '${AGENT_WORKFLOW_TYPE}'`];
+    if (!options.all) clauses.push(`ExecutionStatus = 'Running'`);
+    if (options.state) clauses.push(`ArsState = '${options.state}'`);
+    if (options.name) clauses.push(`ArsAgentName = '${options.name.replace(/'/g, '')}'`);
+    const agents: AgentSummary[] = [];
+    for await (const execution of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
+      const attributes = execution.typedSearchAttributes;
+      agents.push({
+        agentId: execution.workflowId.replace(/^agent-/, ''),
+        workflowId: execution.workflowId,
+        name: attributes.get(SEARCH_ATTRIBUTES.agentName) ?? '',
+        state: attributes.get(SEARCH_ATTRIBUTES.state) ?? '',
+        tier: attributes.get(SEARCH_ATTRIBUTES.tier) ?? '',
+        mode: attributes.get(SEARCH_ATTRIBUTES.mode) ?? '',
+        host: attributes.get(SEARCH_ATTRIBUTES.host) ?? '',
+        workflowStatus: execution.status.name,
+        startTime: execution.startTime,
+      });
+      if (agents.length >= (options.limit ?? 100)) break;
+    }
+    return agents;
+  }
+
+  /** The Temporal Web UI page of the agent's workflow. */
+  uiUrl(agentId: string): string {
+    return workflowUiUrl(this.settings, agentWorkflowId(agentId));
+  }
+
+  private handle(agentId: string): WorkflowHandle {
+    return this.temporal.workflow.getHandle(agentWorkflowId(agentId));
+  }
+
+  private notFound(agentId: string, error: unknown): unknown {
+    return error instanceof WorkflowNotFoundError ? new AgentNotFoundError(agentId) : error;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Test runtime: a control worker and a host worker in this process, on a fresh control task queue
+ * and a fresh host id (so a fresh host task queue), against the real Temporal and Docker.
+ */
+import Docker from 'dockerode';
+import { ArsClient } from '../../src/client/index.js';
+import { compileSettings, type Settings } from '../../src/config/index.js';
+import { LABELS } from '../../src/sandbox/index.js';
+import { randomId } from '../../src/util/ids.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { connect, createControlWorker, createHostWorker, installQuietRuntime, type HostWorker } from '../../workers/index.js';
+
+export interface TestRuntime {
+  readonly settings: Settings;
+  readonly ars: ArsClient;
+  readonly host: HostWorker;
+  readonly docker: Docker;
+  /** Containers on this test's host id, any state. */
+  containers(): Promise<Docker.ContainerInfo[]>;
+  stop(): Promise<void>;
+}
+
+export async function startTestRuntime(options: { workers?: boolean } = {}): Promise<TestRuntime> {
+  installQuietRuntime();
+  const settings = compileSettings({ hostId: randomId('test-host'), controlTaskQueue: randomId('test-control') });
+  const connection = await connect(settings);
+  const docker = new Docker();
+  const ars = new ArsClient(connection.client, settings);
+  const deps = { settings, logger: silentLogger, connection: connection.native };
+  const control = await createControlWorker(deps);
+  const host = await createHostWorker({ ...deps, client: connection.client, docker });
+  const running = options.workers === false ? Promise.resolve() : Promise.all([control.run(), host.run()]);
+  return {
+    settings,
+    ars,
+    host,
+    docker,
+    containers: () => docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${settings.hostId}`] } }),
+    async stop() {
+      if (options.workers !== false) {
+        control.shutdown();
+        host.worker.shutdown();
+        await running;
+      }
+      await connection.close();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

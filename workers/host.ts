@@ -1,0 +1,18 @@
+/**
+ * Entry point: the host worker. Settings come from ARS_* variables.
+ *   node dist/workers/host.js
+ */
+import { compileSettings } from '../src/config/index.js';
+import { createLogger } from '../src/util/logger.js';
+import { installQuietRuntime } from './quiet-runtime.js';
+import { runWorkers } from './workers.js';
+
+installQuietRuntime();
+const settings = compileSettings();
+const logger = createLogger({ name: 'ars-host' });
+await runWorkers({
+  settings,
+  logger,
+  roles: ['host'],
+  onReady: (queues) => logger.info({ ...queues, hostId: settings.hostId }, 'workers ready'),
+});

@@ -1,0 +1,18 @@
+/**
+ * Worker building blocks (control worker, host worker with its reaper, connections). The files
+ * control.ts, host.ts and standalone.ts are runnable entry points built on these.
+ */
+export {
+  connect,
+  createControlWorker,
+  createHostWorker,
+  runWorkers,
+  workflowSource,
+  DEFAULT_REAP_INTERVAL_MS,
+  type HostWorker,
+  type HostWorkerDeps,
+  type RunWorkersOptions,
+  type WorkerDeps,
+  type WorkerRole,
+} from './workers.js';
+export { installQuietRuntime } from './quiet-runtime.js';

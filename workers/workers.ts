@@ -1,0 +1,148 @@
+/**
+ * Building blocks of the worker processes: the control worker (agent workflows) and the host worker
+ * (sandbox activities on the host's own task queue, plus the orphan reaper). The entry points in
+ * this folder and `ars worker` / `ars dev` / the demo compose them.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import Docker from 'dockerode';
+import { createSandboxActivities } from '../activities/index.js';
+import { hostTaskQueue, type Settings } from '../src/config/index.js';
+import { DockerSandbox, LABELS } from '../src/sandbox/index.js';
+import type { Logger } from '../src/util/logger.js';
+
+const bundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+
+/** The prebuilt workflow bundle when `npm run build` made one, else the workflow sources. */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  return existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath };
+}
+
+/** How often the host worker looks for containers whose agent workflow has ended. @default 60_000 */
+export const DEFAULT_REAP_INTERVAL_MS = 60_000;
+
+export interface WorkerDeps {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly connection: NativeConnection;
+  /** Overrides the control task queue (tests use a fresh one each). */
+  readonly controlTaskQueue?: string;
+}
+
+export async function createControlWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.settings.namespace,
+    taskQueue: deps.controlTaskQueue ?? deps.settings.controlTaskQueue,
+    ...workflowSource(),
+  });
+}
+
+export interface HostWorkerDeps extends WorkerDeps {
+  readonly docker?: Docker;
+  readonly client: Client;
+  /** @default DEFAULT_REAP_INTERVAL_MS */
+  readonly reapIntervalMs?: number;
+  /** Activity slots of this host. @default 200 */
+  readonly maxConcurrentActivities?: number;
+}
+
+export interface HostWorker {
+  readonly worker: Worker;
+  readonly sandbox: DockerSandbox;
+  readonly taskQueue: string;
+  /** Removes containers of this host whose agent workflow is closed; returns their ids. */
+  reap(): Promise<string[]>;
+  /** Runs the worker and the reaper until the worker shuts down. */
+  run(): Promise<void>;
+}
+
+export async function createHostWorker(deps: HostWorkerDeps): Promise<HostWorker> {
+  const { settings, logger, client } = deps;
+  const sandbox = new DockerSandbox({ docker: deps.docker ?? new Docker(), logger });
+  const taskQueue = hostTaskQueue(settings.hostId);
+  const worker = await Worker.create({
+    connection: deps.connection,
+    namespace: settings.namespace,
+    taskQueue,
+    activities: createSandboxActivities({ sandbox, hostId: settings.hostId, namespace: settings.namespace }),
+    maxConcurrentActivityTaskExecutions: deps.maxConcurrentActivities ?? 200,
+  });
+
+  const isWorkflowOpen = async (workflowId: string): Promise<boolean> => {
+    try {
+      const description = await client.workflow.getHandle(workflowId).describe();
+      return description.status.name === 'RUNNING';
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
+    }
+  };
+  const reap = () =>
+    sandbox.reapOrphans(isWorkflowOpen, { [LABELS.host]: settings.hostId, [LABELS.namespace]: settings.namespace });
+
+  const run = async () => {
+    const reapSafely = () =>
+      reap().catch((error: unknown) => logger.warn({ err: error }, 'reaping orphaned sandboxes failed; will retry'));
+    await reapSafely();
+    const timer = setInterval(() => void reapSafely(), deps.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS);
+    timer.unref();
+    try {
+      await worker.run();
+    } finally {
+      clearInterval(timer);
+    }
+  };
+
+  return { worker, sandbox, taskQueue, reap, run };
+}
+
+/** Opens the worker and client connections to Temporal named by the settings. */
+export async function connect(settings: Settings): Promise<{ native: NativeConnection; client: Client; close(): Promise<void> }> {
+  const native = await NativeConnection.connect({ address: settings.temporalAddress });
+  const connection = await Connection.connect({ address: settings.temporalAddress });
+  const client = new Client({ connection, namespace: settings.namespace });
+  return {
+    native,
+    client,
+    async close() {
+      await connection.close();
+      await native.close();
+    },
+  };
+}
+
+export type WorkerRole = 'control' | 'host';
+
+export interface RunWorkersOptions {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly roles: readonly WorkerRole[];
+  /** Called once every worker is polling. */
+  readonly onReady?: (info: { hostTaskQueue?: string; controlTaskQueue?: string }) => void;
+}
+
+/**
+ * Runs the workers of the given roles in this process until a shutdown signal (SIGINT, SIGTERM)
+ * arrives; `standalone` is both roles. Returns after every worker has drained.
+ */
+export async function runWorkers(options: RunWorkersOptions): Promise<void> {
+  const { settings, logger, roles } = options;
+  const connection = await connect(settings);
+  try {
+    const deps = { settings, logger, connection: connection.native };
+    const control = roles.includes('control') ? await createControlWorker(deps) : undefined;
+    const host = roles.includes('host') ? await createHostWorker({ ...deps, client: connection.client }) : undefined;
+    const running = Promise.all([control?.run(), host?.run()]);
+    options.onReady?.({
+      ...(host ? { hostTaskQueue: host.taskQueue } : {}),
+      ...(control ? { controlTaskQueue: settings.controlTaskQueue } : {}),
+    });
+    await running;
+  } finally {
+    await connection.close();
+  }
+}
