@@ -87,13 +87,21 @@ install_temporal() {
   die "no Temporal CLI: install python3 (then rerun), or Go, or put 'temporal' on PATH"
 }
 
-temporal_healthy() { "$(temporal_bin)" operator cluster health --address "127.0.0.1:$temporal_port" 2>/dev/null | grep -q SERVING; }
+temporal_healthy() {
+  local bin
+  # Without a CLI yet (a fresh checkout beside a running server), an open frontend port will do.
+  bin=$(temporal_bin) || {
+    port_open "$temporal_port"
+    return
+  }
+  "$bin" operator cluster health --address "127.0.0.1:$temporal_port" 2>/dev/null | grep -q SERVING
+}
 
 up_temporal() {
-  install_temporal
   if temporal_healthy; then
     return 0
   fi
+  install_temporal
   port_open "$temporal_port" && die "port $temporal_port is taken by something that is not a healthy Temporal server; set ARS_TEMPORAL_PORT"
   local args=(server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$temporal_ui_port"
     --db-filename "$home/temporal.db" --log-level warn
@@ -192,7 +200,7 @@ up_image() {
 # ---------------------------------------------------------------- commands
 status() {
   local rc=0
-  if temporal_bin >/dev/null && temporal_healthy; then echo "temporal  up    127.0.0.1:$temporal_port  ui http://localhost:$temporal_ui_port"; else echo "temporal  down"; rc=1; fi
+  if temporal_healthy; then echo "temporal  up    127.0.0.1:$temporal_port  ui http://localhost:$temporal_ui_port"; else echo "temporal  down"; rc=1; fi
   if command -v redis-cli >/dev/null && redis_ping 2>/dev/null; then echo "redis     up    127.0.0.1:$redis_port  aof=$(redis_cli config get appendonly | tail -1)"; else echo "redis     down"; rc=1; fi
   if docker_ready; then
     echo "docker    up    runtimes: $(docker info --format '{{range $name, $_ := .Runtimes}}{{$name}} {{end}}')"

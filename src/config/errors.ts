@@ -36,6 +36,10 @@ export function toProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[]
           path,
           message: `${describe(issue.input)} is not allowed; use ${issue.values.map((v) => describe(v)).join(', ')}`,
         };
+      case 'invalid_key':
+      case 'invalid_element':
+        // A record key (or map element) failed its own schema: report that schema's message.
+        return { path, message: issue.issues.map((inner) => inner.message).join('; ') || issue.message };
       default:
         return { path, message: issue.message };
     }

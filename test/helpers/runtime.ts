@@ -13,7 +13,8 @@ import { connect, createControlWorker, createHostWorker, installQuietRuntime, ty
 export interface TestRuntime {
   readonly settings: Settings;
   readonly ars: ArsClient;
-  readonly host: HostWorker;
+  /** The in-process host worker (absent when started with `workers: false`). */
+  readonly host: HostWorker | undefined;
   readonly docker: Docker;
   /** Containers on this test's host id, any state. */
   containers(): Promise<Docker.ContainerInfo[]>;
@@ -27,9 +28,10 @@ export async function startTestRuntime(options: { workers?: boolean } = {}): Pro
   const docker = new Docker();
   const ars = new ArsClient(connection.client, settings);
   const deps = { settings, logger: silentLogger, connection: connection.native };
-  const control = await createControlWorker(deps);
-  const host = await createHostWorker({ ...deps, client: connection.client, docker });
-  const running = options.workers === false ? Promise.resolve() : Promise.all([control.run(), host.run()]);
+  // Without workers, the host is only a handle on the sandbox (for reaping and inspection).
+  const control = options.workers === false ? undefined : await createControlWorker(deps);
+  const host = options.workers === false ? undefined : await createHostWorker({ ...deps, client: connection.client, docker });
+  const running = Promise.all([control?.run(), host?.run()]);
   return {
     settings,
     ars,
@@ -37,11 +39,9 @@ export async function startTestRuntime(options: { workers?: boolean } = {}): Pro
     docker,
     containers: () => docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${settings.hostId}`] } }),
     async stop() {
-      if (options.workers !== false) {
-        control.shutdown();
-        host.worker.shutdown();
-        await running;
-      }
+      control?.shutdown();
+      host?.worker.shutdown();
+      await running;
       await connection.close();
     },
   };
@@ -58,7 +58,7 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { createClient } from 'redis';
+import { DEAD_LETTER_REASONS, DeadLetters, streamKeys, type DeadLetterReason } from '../../bus/index.js';
+
+/** What the dlq commands need; the lead wires it from the CLI's settings. */
+export interface DlqCliDeps {
+  readonly redisUrl: string;
+  /** Bus key prefix. @default 'ars:bus' */
+  readonly busPrefix?: string;
+}
+
+async function withDeadLetters<T>(deps: DlqCliDeps, fn: (d: DeadLetters) => Promise<T>): Promise<T> {
+  const client = createClient({ url: deps.redisUrl });
+  await client.connect();
+  try {
+    return await fn(
+      new DeadLetters(client, streamKeys(deps.busPrefix ?? 'ars:bus')),
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+/** `ars dlq ls [--reason R] [--count N] [--json]` and `ars dlq replay <entry-id...> [--json]`. */
+export function registerDlqCommands(program: Command, deps: DlqCliDeps): void {
+  const dlq = program.command('dlq').description('inspect and replay the bus dead-letter stream');
+  dlq
+    .command('ls')
+    .description('list dead letters, newest first')
+    .option('--reason <reason>', `only this reason (${DEAD_LETTER_REASONS.join(', ')})`)
+    .option('--count <n>', 'how many', '50')
+    .option('--json', 'print JSON')
+    .action(async (opts: { reason?: string; count: string; json?: boolean }) => {
+      if (opts.reason && !DEAD_LETTER_REASONS.includes(opts.reason as DeadLetterReason)) {
+        console.error(`--reason '${opts.reason}' is unknown; use one of ${DEAD_LETTER_REASONS.join(', ')}`);
+        process.exitCode = 2;
+        return;
+      }
+      const count = Number(opts.count);
+      if (!Number.isInteger(count) || count < 1 || count > 100_000) {
+        console.error(`--count '${opts.count}' must be an integer from 1 to 100000`);
+        process.exitCode = 2;
+        return;
+      }
+      const list = await withDeadLetters(deps, (d) =>
+        d.list({ count, ...(opts.reason ? { reason: opts.reason as DeadLetterReason } : {}) }),
+      );
+      if (opts.json) {
+        console.log(JSON.stringify(list, null, 2));
+        return;
+      }
+      if (list.length === 0) {
+        console.log('no dead letters');
+        return;
+      }
+      for (const d of list) {
+        console.log(
+          `${d.entryId}  ${new Date(d.at).toISOString()}  ${d.reason.padEnd(18)} ${d.kind} ${d.from} → ${d.to}  id=${d.messageId}${d.replayable ? '' : '  (not replayable)'}\n    ${d.detail}`,
+        );
+      }
+    });
+  dlq
+    .command('replay')
+    .description('re-add dead letters to the stream they were bound for (signature and encryption intact)')
+    .argument('<entryIds...>', 'dead-letter entry ids from `ars dlq ls`')
+    .option('--json', 'print JSON')
+    .action(async (entryIds: string[], opts: { json?: boolean }) => {
+      const results = await withDeadLetters(deps, async (d) => {
+        const out: { entryId: string; ok: boolean; newEntryId?: string; error?: string }[] = [];
+        for (const id of entryIds) {
+          try {
+            out.push({ entryId: id, ok: true, newEntryId: await d.replay(id) });
+          } catch (error) {
+            out.push({ entryId: id, ok: false, error: (error as Error).message });
+          }
+        }
+        return out;
+      });
+      if (opts.json) console.log(JSON.stringify(results, null, 2));
+      else
+        for (const r of results)
+          console.log(
+            r.ok ? `${r.entryId} replayed as ${r.newEntryId}` : `${r.entryId} not replayed: ${r.error}`,
+          );
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
+    });
+}
