@@ -84,7 +84,8 @@ export function createSandboxActivities({ sandbox, hostId, namespace }: SandboxA
         onTick: (progress) => context.heartbeat(progress),
         signal: context.cancellationSignal,
       });
-      if (context.cancellationSignal.aborted) throw new CancelledFailure('sandbox run cancelled; container killed');
+      if (context.cancellationSignal.aborted)
+        throw new CancelledFailure('sandbox run cancelled; container killed');
       return result;
     },
 

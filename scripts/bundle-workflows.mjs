@@ -4,5 +4,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { writeFile } from 'node:fs/promises';
 
 const workflowsPath = new URL('../dist/workflows/index.js', import.meta.url).pathname;
-const { code } = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } });
+const { code } = await bundleWorkflowCode({
+  workflowsPath,
+  logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+});
 await writeFile(new URL('../dist/workflow-bundle.js', import.meta.url), code);

@@ -82,11 +82,16 @@ export async function createHostWorker(deps: HostWorkerDeps): Promise<HostWorker
     }
   };
   const reap = () =>
-    sandbox.reapOrphans(isWorkflowOpen, { [LABELS.host]: settings.hostId, [LABELS.namespace]: settings.namespace });
+    sandbox.reapOrphans(isWorkflowOpen, {
+      [LABELS.host]: settings.hostId,
+      [LABELS.namespace]: settings.namespace,
+    });
 
   const run = async () => {
     const reapSafely = () =>
-      reap().catch((error: unknown) => logger.warn({ err: error }, 'reaping orphaned sandboxes failed; will retry'));
+      reap().catch((error: unknown) =>
+        logger.warn({ err: error }, 'reaping orphaned sandboxes failed; will retry'),
+      );
     await reapSafely();
     const timer = setInterval(() => void reapSafely(), deps.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS);
     timer.unref();
@@ -101,7 +106,9 @@ export async function createHostWorker(deps: HostWorkerDeps): Promise<HostWorker
 }
 
 /** Opens the worker and client connections to Temporal named by the settings. */
-export async function connect(settings: Settings): Promise<{ native: NativeConnection; client: Client; close(): Promise<void> }> {
+export async function connect(
+  settings: Settings,
+): Promise<{ native: NativeConnection; client: Client; close(): Promise<void> }> {
   const native = await NativeConnection.connect({ address: settings.temporalAddress });
   const connection = await Connection.connect({ address: settings.temporalAddress });
   const client = new Client({ connection, namespace: settings.namespace });
@@ -135,7 +142,9 @@ export async function runWorkers(options: RunWorkersOptions): Promise<void> {
   try {
     const deps = { settings, logger, connection: connection.native };
     const control = roles.includes('control') ? await createControlWorker(deps) : undefined;
-    const host = roles.includes('host') ? await createHostWorker({ ...deps, client: connection.client }) : undefined;
+    const host = roles.includes('host')
+      ? await createHostWorker({ ...deps, client: connection.client })
+      : undefined;
     const running = Promise.all([control?.run(), host?.run()]);
     options.onReady?.({
       ...(host ? { hostTaskQueue: host.taskQueue } : {}),

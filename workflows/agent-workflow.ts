@@ -111,7 +111,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   }
 
   function details(): string {
-    const task = current ? `\n\ntask ${current.seq}${current.containerId ? ` in ${current.containerId.slice(0, 12)}` : ''}` : '';
+    const task = current
+      ? `\n\ntask ${current.seq}${current.containerId ? ` in ${current.containerId.slice(0, 12)}` : ''}`
+      : '';
     return `**${state}** · ${config.mode} · tier ${config.tier} · host ${placement.hostId} · ${tasksCompleted} task(s) done${task}`;
   }
 
@@ -132,23 +134,20 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   setHandler(suspendSignal, (reason) => request('suspend', reason));
   setHandler(resumeSignal, (reason) => request('resume', reason));
   setHandler(terminateSignal, (reason) => request('terminate', reason));
-  setHandler(
-    statusQuery,
-    (): AgentStatus => ({
-      agentId: config.id,
-      name: config.name,
-      mode: config.mode,
-      tier: config.tier,
-      host: placement.hostId,
-      state,
-      ...(current ? { currentTask: { ...current } } : {}),
-      history,
-      rejected,
-      results,
-      tasksCompleted,
-      runs,
-    }),
-  );
+  setHandler(statusQuery, (): AgentStatus => ({
+    agentId: config.id,
+    name: config.name,
+    mode: config.mode,
+    tier: config.tier,
+    host: placement.hostId,
+    state,
+    ...(current ? { currentTask: { ...current } } : {}),
+    history,
+    rejected,
+    results,
+    tasksCompleted,
+    runs,
+  }));
   setHandler(
     assignTaskUpdate,
     (taskInput) => {
@@ -163,7 +162,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
           throw new Error(`agent ${config.id} is ${config.mode}; only persistent agents take assigned tasks`);
         }
         if (state !== 'Ready' || pending) {
-          throw new Error(`agent ${config.id} is ${pending ? 'about to run a task' : state}; tasks are assigned only to a Ready agent`);
+          throw new Error(
+            `agent ${config.id} is ${pending ? 'about to run a task' : state}; tasks are assigned only to a Ready agent`,
+          );
         }
         compileTask(taskInput);
       },
@@ -171,7 +172,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   );
 
   /** Runs one task in a fresh sandbox; always destroys the sandbox. Returns false if terminated. */
-  async function runTask(task: Task, taskId: string, seq: number): Promise<{ result: TaskResult; terminated: boolean }> {
+  async function runTask(
+    task: Task,
+    taskId: string,
+    seq: number,
+  ): Promise<{ result: TaskResult; terminated: boolean }> {
     current = { taskId, seq };
     transition('Running', `task ${seq} started`);
     let containerId: string | undefined;
@@ -196,7 +201,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
       let finished: Awaited<ReturnType<SandboxActivities['runSandbox']>> | undefined;
       let failure: unknown;
       const running = runScope
-        .run(() => runner.runSandbox({ containerId: id, timeoutMs: task.timeoutMs ?? config.resources.timeoutMs }))
+        .run(() =>
+          runner.runSandbox({ containerId: id, timeoutMs: task.timeoutMs ?? config.resources.timeoutMs }),
+        )
         .then(
           (value) => void (finished = value),
           (error: unknown) => void (failure = error ?? new Error('sandbox run failed')),
@@ -208,7 +215,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         if (next.kind === 'terminate') {
           terminated = next;
         } else if (next.kind === 'suspend') {
-          if (!canTransition(state, 'Suspended')) reject('suspend', `suspend does not apply to an agent that is ${state}`);
+          if (!canTransition(state, 'Suspended'))
+            reject('suspend', `suspend does not apply to an agent that is ${state}`);
           else if (await sandbox.pauseSandbox(id)) transition('Suspended', next.reason);
           else reject('suspend', `task ${seq} had already finished`);
         } else if (state !== 'Suspended') {
@@ -224,7 +232,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         const result = taskResult(taskId, seq, task, undefined);
         return { result, terminated: true };
       }
-      if (failure) throw failure;
+      if (failure !== undefined)
+        throw failure instanceof Error ? failure : new Error('sandbox run failed', { cause: failure });
       const result = taskResult(taskId, seq, task, finished);
       return { result, terminated: false };
     } finally {
@@ -278,7 +287,10 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         const message = failureMessage(error);
         transition('Failed', message);
         transition('Terminated', 'initialization failed');
-        throw ApplicationFailure.nonRetryable(`agent ${config.id} failed to initialize: ${message}`, 'AgentInitializationFailed');
+        throw ApplicationFailure.nonRetryable(
+          `agent ${config.id} failed to initialize: ${message}`,
+          'AgentInitializationFailed',
+        );
       }
       transition('Ready', 'sandbox tier and image ready');
     }
@@ -356,9 +368,16 @@ function taskResult(
       stderr: run?.stderr ?? '',
       truncated: run?.truncated ?? false,
       durationMs: run?.durationMs ?? 0,
+      startedAt: run?.startedAt ?? 0,
     };
   }
-  const outcome = run.timedOut ? 'timed_out' : run.oomKilled ? 'oom_killed' : run.exitCode === 0 ? 'succeeded' : 'failed';
+  const outcome = run.timedOut
+    ? 'timed_out'
+    : run.oomKilled
+      ? 'oom_killed'
+      : run.exitCode === 0
+        ? 'succeeded'
+        : 'failed';
   return {
     taskId,
     seq,
@@ -369,6 +388,7 @@ function taskResult(
     stderr: run.stderr,
     truncated: run.truncated,
     durationMs: run.durationMs,
+    startedAt: run.startedAt,
   };
 }
 

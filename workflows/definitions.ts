@@ -25,6 +25,8 @@ export interface TaskResult {
   readonly stderr: string;
   readonly truncated: boolean;
   readonly durationMs: number;
+  /** When the sandbox process started (epoch ms; 0 if it never did). */
+  readonly startedAt: number;
 }
 
 /** State carried across continue-as-new by persistent agents. */

@@ -23,7 +23,10 @@ export class TemporalUnreachableError extends ArsError {
   readonly code = 'ARS_TEMPORAL_UNREACHABLE';
 
   constructor(address: string, options: { cause: unknown }) {
-    super(`cannot reach Temporal at ${address}; start the services with 'ars up' or set ARS_TEMPORAL_ADDRESS`, options);
+    super(
+      `cannot reach Temporal at ${address}; start the services with 'ars up' or set ARS_TEMPORAL_ADDRESS`,
+      options,
+    );
   }
 }
 

@@ -21,13 +21,23 @@ registerServiceCommands(program);
 registerAgentCommands(program);
 registerWorkerCommands(program);
 registerDemoCommand(program);
-registerDlqCommands(program, { get redisUrl() { return settings().redisUrl; } });
+registerDlqCommands(program, {
+  get redisUrl() {
+    return settings().redisUrl;
+  },
+});
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   // commander's own errors (unknown command, missing argument) have already been printed.
-  if (error instanceof Error && 'exitCode' in error && typeof error.exitCode === 'number' && 'code' in error && String(error.code).startsWith('commander.')) {
+  if (
+    error instanceof Error &&
+    'exitCode' in error &&
+    typeof error.exitCode === 'number' &&
+    'code' in error &&
+    String(error.code).startsWith('commander.')
+  ) {
     process.exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
   } else {
     reportError(error);

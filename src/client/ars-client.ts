@@ -34,7 +34,13 @@ import {
 } from '../config/index.js';
 import { SEARCH_ATTRIBUTES } from '../lifecycle/search-attributes.js';
 import type { AgentState } from '../lifecycle/states.js';
-import { AgentFailedError, AgentNotFoundError, AgentStateError, AgentWaitTimeoutError, TaskRejectedError } from './errors.js';
+import {
+  AgentFailedError,
+  AgentNotFoundError,
+  AgentStateError,
+  AgentWaitTimeoutError,
+  TaskRejectedError,
+} from './errors.js';
 
 export interface CreateAgentOptions {
   /** Host whose worker runs the sandboxes. @default the settings' hostId */
@@ -100,7 +106,11 @@ export class ArsClient {
     const hostId = options.hostId ?? this.settings.hostId;
     const workflowInput: AgentWorkflowInput = {
       config,
-      placement: { hostId, hostQueue: hostTaskQueue(hostId), image: config.sandbox.image ?? this.settings.sandboxImage },
+      placement: {
+        hostId,
+        hostQueue: hostTaskQueue(hostId),
+        image: config.sandbox.image ?? this.settings.sandboxImage,
+      },
     };
     try {
       await this.temporal.workflow.start(AGENT_WORKFLOW_TYPE, {
@@ -153,7 +163,11 @@ export class ArsClient {
     await this.steer(agentId, 'terminate', reason);
   }
 
-  private async steer(agentId: string, request: 'suspend' | 'resume' | 'terminate', reason?: string): Promise<void> {
+  private async steer(
+    agentId: string,
+    request: 'suspend' | 'resume' | 'terminate',
+    reason?: string,
+  ): Promise<void> {
     const { state } = await this.status(agentId);
     const allowed = REQUEST_STATES[request];
     if (!allowed.includes(state)) throw new AgentStateError(agentId, state, request, allowed);
@@ -181,7 +195,8 @@ export class ArsClient {
       const status = await this.status(agentId);
       const result = status.results.find((r) => r.seq === seq);
       if (result) return result;
-      if (status.state === 'Terminated') throw new AgentFailedError(agentId, `it ended before task ${seq} finished`);
+      if (status.state === 'Terminated')
+        throw new AgentFailedError(agentId, `it ended before task ${seq} finished`);
       if (Date.now() > deadline) throw new AgentWaitTimeoutError(agentId, `to finish task ${seq}`, timeoutMs);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

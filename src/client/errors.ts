@@ -20,7 +20,9 @@ export class AgentStateError extends ArsError {
     readonly request: string,
     readonly allowedIn: readonly AgentState[],
   ) {
-    super(`cannot ${request} agent '${agentId}': it is ${state}; ${request} applies only to an agent that is ${allowedIn.join(' or ')}`);
+    super(
+      `cannot ${request} agent '${agentId}': it is ${state}; ${request} applies only to an agent that is ${allowedIn.join(' or ')}`,
+    );
   }
 }
 

@@ -3,10 +3,11 @@
  * `assignTask`, `result` and `list`, over the agent workflows in Temporal.
  */
 export { ArsClient, type AgentSummary, type CreateAgentOptions, type ListOptions } from './ars-client.js';
-export { AgentFailedError, AgentNotFoundError, AgentStateError, AgentWaitTimeoutError, TaskRejectedError } from './errors.js';
-export type {
-  AgentResult,
-  AgentStatus,
-  TaskAssignment,
-  TaskResult,
-} from '../../workflows/definitions.js';
+export {
+  AgentFailedError,
+  AgentNotFoundError,
+  AgentStateError,
+  AgentWaitTimeoutError,
+  TaskRejectedError,
+} from './errors.js';
+export type { AgentResult, AgentStatus, TaskAssignment, TaskResult } from '../../workflows/definitions.js';

@@ -47,21 +47,43 @@ const commandSchema = z
   .min(1, 'command is empty; give the program to run and its arguments, e.g. ["echo", "hello"]');
 
 const envSchema = z.record(
-  z.string().regex(ENV_NAME, 'environment variable names are letters, digits and _ and do not start with a digit'),
+  z
+    .string()
+    .regex(ENV_NAME, 'environment variable names are letters, digits and _ and do not start with a digit'),
   z.string(),
 );
 
 export const resourceLimitsSchema = z.strictObject({
   /** Memory limit in MiB; swap is not allowed (memory = memory + swap). */
-  memoryMb: z.int('memoryMb must be a whole number of MiB').min(16, 'memoryMb must be at least 16').max(65_536, 'memoryMb must be at most 65536').default(DEFAULT_RESOURCES.memoryMb),
+  memoryMb: z
+    .int('memoryMb must be a whole number of MiB')
+    .min(16, 'memoryMb must be at least 16')
+    .max(65_536, 'memoryMb must be at most 65536')
+    .default(DEFAULT_RESOURCES.memoryMb),
   /** CPU quota in cores (0.5 = half a core). */
-  cpus: z.number().gt(0, 'cpus must be greater than 0, e.g. 0.5').max(64, 'cpus must be at most 64').default(DEFAULT_RESOURCES.cpus),
+  cpus: z
+    .number()
+    .gt(0, 'cpus must be greater than 0, e.g. 0.5')
+    .max(64, 'cpus must be at most 64')
+    .default(DEFAULT_RESOURCES.cpus),
   /** Maximum number of processes in the sandbox. */
-  pidsLimit: z.int().min(8, 'pidsLimit must be at least 8').max(4096, 'pidsLimit must be at most 4096').default(DEFAULT_RESOURCES.pidsLimit),
+  pidsLimit: z
+    .int()
+    .min(8, 'pidsLimit must be at least 8')
+    .max(4096, 'pidsLimit must be at most 4096')
+    .default(DEFAULT_RESOURCES.pidsLimit),
   /** Wall-clock limit of one task; the container is killed when it is exceeded. */
-  timeoutMs: z.int().min(100, 'timeoutMs must be at least 100').max(86_400_000, 'timeoutMs must be at most 86400000 (one day)').default(DEFAULT_RESOURCES.timeoutMs),
+  timeoutMs: z
+    .int()
+    .min(100, 'timeoutMs must be at least 100')
+    .max(86_400_000, 'timeoutMs must be at most 86400000 (one day)')
+    .default(DEFAULT_RESOURCES.timeoutMs),
   /** Size of the writable tmpfs mounted at /scratch and /tmp. */
-  scratchMb: z.int().min(1, 'scratchMb must be at least 1').max(4096, 'scratchMb must be at most 4096').default(DEFAULT_RESOURCES.scratchMb),
+  scratchMb: z
+    .int()
+    .min(1, 'scratchMb must be at least 1')
+    .max(4096, 'scratchMb must be at most 4096')
+    .default(DEFAULT_RESOURCES.scratchMb),
 });
 
 export const sandboxSpecSchema = z.strictObject({
@@ -78,7 +100,10 @@ export const sandboxSpecSchema = z.strictObject({
 export const agentConfigSchema = z
   .strictObject({
     /** Stable agent id; becomes the workflow id `agent-<id>`. Generated when absent. */
-    id: z.string().regex(ID, 'id must be 1-100 letters, digits, _ . - and start with a letter or digit').optional(),
+    id: z
+      .string()
+      .regex(ID, 'id must be 1-100 letters, digits, _ . - and start with a letter or digit')
+      .optional(),
     /** Human-readable agent name (shown in the Temporal UI and `ars ps`). */
     name: z.string().regex(NAME, 'name must be 1-63 letters, digits, _ . - and start with a letter or digit'),
     /** @default 'ephemeral' */
@@ -113,7 +138,10 @@ export const agentConfigSchema = z
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 
 /** A validated agent config with defaults applied and its tier resolved. */
-export type AgentConfig = z.output<typeof agentConfigSchema> & { readonly id: string; readonly tier: SecurityTier };
+export type AgentConfig = z.output<typeof agentConfigSchema> & {
+  readonly id: string;
+  readonly tier: SecurityTier;
+};
 
 export type ResourceLimits = z.output<typeof resourceLimitsSchema>;
 

@@ -15,11 +15,14 @@ export class ConfigError extends ArsError {
     readonly subject: string,
     readonly problems: readonly ConfigProblem[],
   ) {
-    super(`${subject} is invalid:\n${problems.map((p) => `  - ${p.path || '(top level)'}: ${p.message}`).join('\n')}`);
+    super(
+      `${subject} is invalid:\n${problems.map((p) => `  - ${p.path || '(top level)'}: ${p.message}`).join('\n')}`,
+    );
   }
 }
 
-const describe = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value));
+const describe = (value: unknown): string =>
+  typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
 
 /** Turns zod's issues into problems that name the field and the fix. */
 export function toProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {

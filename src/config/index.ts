@@ -25,4 +25,10 @@ export {
   type TaskInput,
 } from './agent-config.js';
 export { ConfigError, parseOrThrow, toProblems, type ConfigProblem } from './errors.js';
-export { compileSettings, hostTaskQueue, workflowUiUrl, DEFAULT_SETTINGS, type Settings } from './settings.js';
+export {
+  compileSettings,
+  hostTaskQueue,
+  workflowUiUrl,
+  DEFAULT_SETTINGS,
+  type Settings,
+} from './settings.js';

@@ -21,10 +21,16 @@ export const DEFAULT_SETTINGS = {
 const HOST_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 const settingsSchema = z.strictObject({
-  temporalAddress: z.string().regex(/^[^\s:]+:\d+$/, 'ARS_TEMPORAL_ADDRESS must be host:port').default(DEFAULT_SETTINGS.temporalAddress),
+  temporalAddress: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'ARS_TEMPORAL_ADDRESS must be host:port')
+    .default(DEFAULT_SETTINGS.temporalAddress),
   namespace: z.string().min(1).default(DEFAULT_SETTINGS.namespace),
   temporalUiUrl: z.url('ARS_TEMPORAL_UI_URL must be a URL').default(DEFAULT_SETTINGS.temporalUiUrl),
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'ARS_REDIS_URL must start with redis:// or rediss://').default(DEFAULT_SETTINGS.redisUrl),
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, 'ARS_REDIS_URL must start with redis:// or rediss://')
+    .default(DEFAULT_SETTINGS.redisUrl),
   sandboxImage: z.string().min(1).default(DEFAULT_SETTINGS.sandboxImage),
   controlTaskQueue: z.string().min(1).default(DEFAULT_SETTINGS.controlTaskQueue),
   hostId: z.string().regex(HOST_ID, 'ARS_HOST_ID must be 1-63 letters, digits, _ . -'),
@@ -41,21 +47,35 @@ export function hostTaskQueue(hostId: string): string {
  * Compiles runtime settings from explicit overrides, then ARS_* environment variables, then the
  * defaults. Throws ConfigError naming the bad variable.
  */
-export function compileSettings(overrides: Partial<Settings> = {}, env: NodeJS.ProcessEnv = process.env): Settings {
+export function compileSettings(
+  overrides: Partial<Settings> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Settings {
   const fromEnv: Record<string, string | undefined> = {
-    temporalAddress: env.ARS_TEMPORAL_ADDRESS ?? (env.ARS_TEMPORAL_PORT ? `127.0.0.1:${env.ARS_TEMPORAL_PORT}` : undefined),
+    temporalAddress:
+      env.ARS_TEMPORAL_ADDRESS ?? (env.ARS_TEMPORAL_PORT ? `127.0.0.1:${env.ARS_TEMPORAL_PORT}` : undefined),
     namespace: env.ARS_NAMESPACE,
-    temporalUiUrl: env.ARS_TEMPORAL_UI_URL ?? (env.ARS_TEMPORAL_UI_PORT ? `http://localhost:${env.ARS_TEMPORAL_UI_PORT}` : undefined),
-    redisUrl: env.ARS_REDIS_URL ?? (env.ARS_REDIS_PORT ? `redis://127.0.0.1:${env.ARS_REDIS_PORT}` : undefined),
+    temporalUiUrl:
+      env.ARS_TEMPORAL_UI_URL ??
+      (env.ARS_TEMPORAL_UI_PORT ? `http://localhost:${env.ARS_TEMPORAL_UI_PORT}` : undefined),
+    redisUrl:
+      env.ARS_REDIS_URL ?? (env.ARS_REDIS_PORT ? `redis://127.0.0.1:${env.ARS_REDIS_PORT}` : undefined),
     sandboxImage: env.ARS_SANDBOX_IMAGE,
     controlTaskQueue: env.ARS_CONTROL_TASK_QUEUE,
-    hostId: env.ARS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63),
+    hostId:
+      env.ARS_HOST_ID ??
+      hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 63),
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined && v !== ''));
   return parseOrThrow(settingsSchema, { ...defined, ...overrides }, 'ARS settings');
 }
 
 /** The Temporal Web UI address of one workflow. */
-export function workflowUiUrl(settings: Pick<Settings, 'temporalUiUrl' | 'namespace'>, workflowId: string): string {
+export function workflowUiUrl(
+  settings: Pick<Settings, 'temporalUiUrl' | 'namespace'>,
+  workflowId: string,
+): string {
   return `${settings.temporalUiUrl}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }

@@ -28,7 +28,13 @@ export type AgentState = (typeof AGENT_STATES)[number];
 export const TRANSITIONS: Readonly<Record<AgentState, readonly AgentState[]>> = {
   Initializing: ['Ready', 'Failed'],
   Ready: ['Running', /* ARS: manual override */ 'Terminated'],
-  Running: ['Waiting', 'Suspended', 'Completed', /* ARS: sandbox lost */ 'Failed', /* ARS: manual override */ 'Terminated'],
+  Running: [
+    'Waiting',
+    'Suspended',
+    'Completed',
+    /* ARS: sandbox lost */ 'Failed',
+    /* ARS: manual override */ 'Terminated',
+  ],
   Waiting: ['Running', /* ARS */ 'Suspended', /* ARS: manual override */ 'Terminated'],
   Suspended: ['Running', 'Terminated'],
   Completed: ['Ready', 'Terminated'],

@@ -20,6 +20,8 @@ export interface SandboxRunResult {
   readonly truncated: boolean;
   /** Running time, excluding time spent paused. */
   readonly durationMs: number;
+  /** When the container's process started (epoch ms; 0 if it never did). */
+  readonly startedAt: number;
 }
 
 export interface RunOptions {
@@ -109,7 +111,9 @@ export class DockerSandbox {
     try {
       const stream = await this.docker.pull(image);
       await new Promise<void>((resolve, reject) =>
-        this.docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())),
+        this.docker.modem.followProgress(stream, (error: Error | null) =>
+          error ? reject(error) : resolve(),
+        ),
       );
     } catch (error) {
       this.logger.warn({ image, err: error }, 'image pull failed');
@@ -196,7 +200,15 @@ export class DockerSandbox {
     containerId: string,
     run: { startedAt: number; pausedMs: number; timedOut: boolean; destroyed: boolean },
   ): Promise<SandboxRunResult> {
-    const destroyed = { ...emptyOutput, exitCode: 137, timedOut: run.timedOut, oomKilled: false, destroyed: true, durationMs: 0 };
+    const destroyed = {
+      ...emptyOutput,
+      exitCode: 137,
+      timedOut: run.timedOut,
+      oomKilled: false,
+      destroyed: true,
+      durationMs: 0,
+      startedAt: run.startedAt,
+    };
     const info = run.destroyed
       ? undefined
       : await this.inspect(containerId).catch((error: unknown) => {
@@ -206,7 +218,9 @@ export class DockerSandbox {
     if (!info) return destroyed;
     let buffer: Buffer;
     try {
-      buffer = await this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, follow: false });
+      buffer = await this.docker
+        .getContainer(containerId)
+        .logs({ stdout: true, stderr: true, follow: false });
     } catch (error) {
       // 404 / 409: the container is gone or being removed (the agent was terminated meanwhile).
       if (statusOf(error) === 404 || statusOf(error) === 409) return destroyed;
@@ -221,6 +235,7 @@ export class DockerSandbox {
       destroyed: false,
       ...output,
       durationMs: Math.max(0, finishedAt - run.startedAt - run.pausedMs),
+      startedAt: run.startedAt,
     };
   }
 
@@ -263,7 +278,8 @@ export class DockerSandbox {
       if (status === 404) return;
       // 409: removal already in progress; wait for it to finish.
       if (status === 409) {
-        for (let attempt = 0; attempt < 50 && (await this.inspectState(containerId)); attempt++) await sleep(100);
+        for (let attempt = 0; attempt < 50 && (await this.inspectState(containerId)); attempt++)
+          await sleep(100);
         return;
       }
       throw error;
@@ -280,7 +296,10 @@ export class DockerSandbox {
    * Removes containers whose agent workflow is no longer open (e.g. a workflow terminated from the
    * Temporal UI, which runs no cleanup). Returns the ids removed.
    */
-  async reapOrphans(isWorkflowOpen: (workflowId: string) => Promise<boolean>, labels: Record<string, string> = {}): Promise<string[]> {
+  async reapOrphans(
+    isWorkflowOpen: (workflowId: string) => Promise<boolean>,
+    labels: Record<string, string> = {},
+  ): Promise<string[]> {
     const removed: string[] = [];
     for (const container of await this.list(labels)) {
       const workflowId = container.Labels[LABELS.workflowId];
@@ -306,7 +325,8 @@ export class DockerSandbox {
     try {
       return await this.docker.getContainer(containerId).inspect();
     } catch (error) {
-      if (statusOf(error) === 404) throw new SandboxLostError(containerId, `sandbox ${containerId} no longer exists`);
+      if (statusOf(error) === 404)
+        throw new SandboxLostError(containerId, `sandbox ${containerId} no longer exists`);
       throw error;
     }
   }

@@ -36,4 +36,8 @@ export class SandboxLostError extends ArsError {
 }
 
 /** Names used in activities' retry policies: these failures are final, retrying cannot help. */
-export const NON_RETRYABLE_SANDBOX_ERRORS = ['SandboxUnavailableError', 'SandboxImageMissingError', 'ConfigError'];
+export const NON_RETRYABLE_SANDBOX_ERRORS = [
+  'SandboxUnavailableError',
+  'SandboxImageMissingError',
+  'ConfigError',
+];

@@ -3,7 +3,24 @@
  * run under a wall-clock limit, paused, unpaused and destroyed idempotently, plus the reaper that
  * removes containers whose agent workflow has ended.
  */
-export { DockerSandbox, DEFAULT_OUTPUT_LIMIT_BYTES, type DockerSandboxOptions, type RunOptions, type SandboxRunResult } from './docker-sandbox.js';
-export { containerCreateOptions, LABELS, SANDBOX_USER, TIER_RUNTIME, type SandboxSpec } from './container-spec.js';
-export { NON_RETRYABLE_SANDBOX_ERRORS, SandboxImageMissingError, SandboxLostError, SandboxUnavailableError } from './errors.js';
+export {
+  DockerSandbox,
+  DEFAULT_OUTPUT_LIMIT_BYTES,
+  type DockerSandboxOptions,
+  type RunOptions,
+  type SandboxRunResult,
+} from './docker-sandbox.js';
+export {
+  containerCreateOptions,
+  LABELS,
+  SANDBOX_USER,
+  TIER_RUNTIME,
+  type SandboxSpec,
+} from './container-spec.js';
+export {
+  NON_RETRYABLE_SANDBOX_ERRORS,
+  SandboxImageMissingError,
+  SandboxLostError,
+  SandboxUnavailableError,
+} from './errors.js';
 export { demuxDockerLogs } from './logs.js';

@@ -17,7 +17,10 @@ describe('worker killed with SIGKILL while an agent runs', () => {
   });
 
   test('a fresh worker finishes the agent; the task is not run twice; no container leaks', async () => {
-    const env = { ARS_HOST_ID: runtime.settings.hostId, ARS_CONTROL_TASK_QUEUE: runtime.settings.controlTaskQueue };
+    const env = {
+      ARS_HOST_ID: runtime.settings.hostId,
+      ARS_CONTROL_TASK_QUEUE: runtime.settings.controlTaskQueue,
+    };
     const first = await startWorkerProcess(env);
     workers.push(first);
     const id = randomId('crash');

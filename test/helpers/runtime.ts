@@ -8,7 +8,13 @@ import { compileSettings, type Settings } from '../../src/config/index.js';
 import { LABELS } from '../../src/sandbox/index.js';
 import { randomId } from '../../src/util/ids.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { connect, createControlWorker, createHostWorker, installQuietRuntime, type HostWorker } from '../../workers/index.js';
+import {
+  connect,
+  createControlWorker,
+  createHostWorker,
+  installQuietRuntime,
+  type HostWorker,
+} from '../../workers/index.js';
 
 export interface TestRuntime {
   readonly settings: Settings;
@@ -23,21 +29,28 @@ export interface TestRuntime {
 
 export async function startTestRuntime(options: { workers?: boolean } = {}): Promise<TestRuntime> {
   installQuietRuntime();
-  const settings = compileSettings({ hostId: randomId('test-host'), controlTaskQueue: randomId('test-control') });
+  const settings = compileSettings({
+    hostId: randomId('test-host'),
+    controlTaskQueue: randomId('test-control'),
+  });
   const connection = await connect(settings);
   const docker = new Docker();
   const ars = new ArsClient(connection.client, settings);
   const deps = { settings, logger: silentLogger, connection: connection.native };
   // Without workers, the host is only a handle on the sandbox (for reaping and inspection).
   const control = options.workers === false ? undefined : await createControlWorker(deps);
-  const host = options.workers === false ? undefined : await createHostWorker({ ...deps, client: connection.client, docker });
+  const host =
+    options.workers === false
+      ? undefined
+      : await createHostWorker({ ...deps, client: connection.client, docker });
   const running = Promise.all([control?.run(), host?.run()]);
   return {
     settings,
     ars,
     host,
     docker,
-    containers: () => docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${settings.hostId}`] } }),
+    containers: () =>
+      docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${settings.hostId}`] } }),
     async stop() {
       control?.shutdown();
       host?.worker.shutdown();
@@ -48,7 +61,11 @@ export async function startTestRuntime(options: { workers?: boolean } = {}): Pro
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

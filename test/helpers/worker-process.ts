@@ -14,7 +14,10 @@ export interface WorkerProcess {
 }
 
 /** Starts the worker and resolves once it logs that its workers are polling. */
-export async function startWorkerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [entry], {
     env: { ...process.env, ...env, ARS_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -24,7 +27,10 @@ export async function startWorkerProcess(env: Record<string, string>, timeoutMs 
   );
   let log = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`worker did not start within ${timeoutMs} ms:\n${log}`)),
+      timeoutMs,
+    );
     child.stderr?.on('data', (chunk: Buffer) => {
       log += chunk.toString();
       if (log.includes('workers ready')) {

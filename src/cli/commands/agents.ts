@@ -54,7 +54,8 @@ export function registerAgentCommands(program: Command): void {
         throw new UsageError(`--state '${opts.state}' is unknown; use one of ${AGENT_STATES.join(', ')}`);
       }
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not '${opts.limit}'`);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UsageError(`--limit must be a positive whole number, not '${opts.limit}'`);
       await withClient(async (ars) => {
         const agents = await ars.list({
           all: opts.all ?? false,
@@ -65,7 +66,8 @@ export function registerAgentCommands(program: Command): void {
         if (opts.json) return printJson(agents);
         if (agents.length === 0) return console.log('no agents');
         const rows = [['AGENT', 'NAME', 'STATE', 'MODE', 'TIER', 'HOST', 'STARTED']];
-        for (const a of agents) rows.push([a.agentId, a.name, a.state, a.mode, a.tier, a.host, a.startTime.toISOString()]);
+        for (const a of agents)
+          rows.push([a.agentId, a.name, a.state, a.mode, a.tier, a.host, a.startTime.toISOString()]);
         const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
         for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
       });
@@ -85,7 +87,8 @@ export function registerAgentCommands(program: Command): void {
     .option('--wait', 'wait for the task to finish and print its result')
     .action(async (id: string, command: string[], opts: { timeout?: string; wait?: boolean }) => {
       const timeoutMs = opts.timeout === undefined ? undefined : Number(opts.timeout);
-      if (timeoutMs !== undefined && !Number.isInteger(timeoutMs)) throw new UsageError(`--timeout must be milliseconds, not '${opts.timeout}'`);
+      if (timeoutMs !== undefined && !Number.isInteger(timeoutMs))
+        throw new UsageError(`--timeout must be milliseconds, not '${opts.timeout}'`);
       await withClient(async (ars) => {
         const { taskId, seq } = await ars.assignTask(id, { command, ...(timeoutMs ? { timeoutMs } : {}) });
         console.log(`task ${taskId} assigned`);

@@ -3,7 +3,12 @@ import type { Command } from 'commander';
 import { ArsClient } from '../../client/index.js';
 import { silentLogger } from '../../util/logger.js';
 import { randomId } from '../../util/ids.js';
-import { connect, createControlWorker, createHostWorker, installQuietRuntime } from '../../../workers/index.js';
+import {
+  connect,
+  createControlWorker,
+  createHostWorker,
+  installQuietRuntime,
+} from '../../../workers/index.js';
 import { projectRoot, readJsonFile, settings } from '../context.js';
 import { runServicesScript } from './services.js';
 
@@ -34,13 +39,20 @@ export function registerDemoCommand(program: Command): void {
       const running = Promise.all([control.run(), host.run()]);
       try {
         const ars = new ArsClient(connection.client, config);
-        const agent = await ars.createAgent({ ...input, id: randomId(String(input.name ?? 'agent')) });
+        const agent = await ars.createAgent({
+          ...input,
+          id: randomId(typeof input.name === 'string' ? input.name : 'agent'),
+        });
         console.log(`ars demo: agent ${agent.id} started in a ${agent.tier} sandbox`);
         console.log(`ars demo: watch it in the Temporal UI: ${ars.uiUrl(agent.id)}`);
         const result = await ars.result(agent.id);
         const status = await ars.status(agent.id);
-        console.log(`ars demo: lifecycle ${['Initializing', ...status.history.map((t) => t.to)].join(' → ')}`);
-        console.log(`ars demo: task ${result.result?.outcome ?? 'none'}, exit code ${result.result?.exitCode ?? '-'}, ${result.result?.durationMs ?? 0} ms in the sandbox`);
+        console.log(
+          `ars demo: lifecycle ${['Initializing', ...status.history.map((t) => t.to)].join(' → ')}`,
+        );
+        console.log(
+          `ars demo: task ${result.result?.outcome ?? 'none'}, exit code ${result.result?.exitCode ?? '-'}, ${result.result?.durationMs ?? 0} ms in the sandbox`,
+        );
         console.log('ars demo: the agent printed:');
         console.log(result.result?.stdout.trimEnd() ?? '');
         if (result.result?.stderr) console.log(`ars demo: stderr:\n${result.result.stderr.trimEnd()}`);

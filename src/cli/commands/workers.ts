@@ -4,14 +4,22 @@ import { installQuietRuntime, runWorkers, type WorkerRole } from '../../../worke
 import { settings, UsageError } from '../context.js';
 import { runServicesScript } from './services.js';
 
-const ROLES: Record<string, WorkerRole[]> = { control: ['control'], host: ['host'], standalone: ['control', 'host'] };
+const ROLES: Record<string, WorkerRole[]> = {
+  control: ['control'],
+  host: ['host'],
+  standalone: ['control', 'host'],
+};
 
 /** `ars worker --role control|host|standalone` and `ars dev` (services + standalone workers). */
 export function registerWorkerCommands(program: Command): void {
   program
     .command('worker')
     .description('run ARS workers in this process until interrupted')
-    .option('--role <role>', 'control (agent workflows), host (sandboxes on this machine) or standalone (both)', 'standalone')
+    .option(
+      '--role <role>',
+      'control (agent workflows), host (sandboxes on this machine) or standalone (both)',
+      'standalone',
+    )
     .action(async (opts: { role: string }) => {
       const roles = ROLES[opts.role];
       if (!roles) throw new UsageError(`--role '${opts.role}' is unknown; use control, host or standalone`);

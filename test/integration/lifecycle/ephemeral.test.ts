@@ -17,7 +17,9 @@ describe('ephemeral agent in a Docker sandbox', () => {
     await runtime.ars.createAgent({
       id,
       name: 'echoer',
-      sandbox: { command: ['node', '-e', 'console.log(JSON.stringify({ sum: 2 + 3, uid: process.getuid() }))'] },
+      sandbox: {
+        command: ['node', '-e', 'console.log(JSON.stringify({ sum: 2 + 3, uid: process.getuid() }))'],
+      },
     });
     const result = await runtime.ars.result(id);
     assert.equal(result.state, 'Terminated');
@@ -34,7 +36,11 @@ describe('ephemeral agent in a Docker sandbox', () => {
 
   test('a failing command completes with its exit code and stderr', async () => {
     const id = randomId('eph');
-    await runtime.ars.createAgent({ id, name: 'failer', sandbox: { command: ['sh', '-c', 'echo oops >&2; exit 3'] } });
+    await runtime.ars.createAgent({
+      id,
+      name: 'failer',
+      sandbox: { command: ['sh', '-c', 'echo oops >&2; exit 3'] },
+    });
     const result = await runtime.ars.result(id);
     assert.equal(result.result?.outcome, 'failed');
     assert.equal(result.result?.exitCode, 3);

@@ -39,7 +39,10 @@ describe('persistent agent', () => {
     // Requests that do not apply to a Ready agent are refused, and nothing changes.
     await assert.rejects(runtime.ars.suspend(id), (error: unknown) => {
       assert.ok(error instanceof AgentStateError);
-      assert.match(error.message, /cannot suspend agent '.*': it is Ready; suspend applies only to an agent that is Running or Waiting/);
+      assert.match(
+        error.message,
+        /cannot suspend agent '.*': it is Ready; suspend applies only to an agent that is Running or Waiting/,
+      );
       return true;
     });
     // A raw signal that bypasses the client check is rejected by the workflow itself.
@@ -51,7 +54,9 @@ describe('persistent agent', () => {
     assert.equal(afterRaw.state, 'Ready');
     assert.equal(afterRaw.rejected[0]?.request, 'resume');
 
-    const assignment = await runtime.ars.assignTask(id, { command: ['sh', '-c', 'echo started; sleep 30; echo finished'] });
+    const assignment = await runtime.ars.assignTask(id, {
+      command: ['sh', '-c', 'echo started; sleep 30; echo finished'],
+    });
     assert.equal(assignment.seq, 1);
     const running = await eventually(async () => {
       const status = await runtime.ars.status(id);
@@ -70,7 +75,10 @@ describe('persistent agent', () => {
     await runtime.ars.suspend(id, 'operator pause');
     await eventually(async () => ((await stateOf(id)) === 'Suspended' ? true : undefined), 'Suspended');
     assert.equal((await container.inspect()).State.Paused, true);
-    await eventually(async () => ((await searchState(id)) === 'Suspended' ? true : undefined), 'search attribute Suspended');
+    await eventually(
+      async () => ((await searchState(id)) === 'Suspended' ? true : undefined),
+      'search attribute Suspended',
+    );
 
     await runtime.ars.resume(id, 'operator resume');
     await eventually(async () => ((await stateOf(id)) === 'Running' ? true : undefined), 'Running again');
@@ -104,7 +112,10 @@ describe('persistent agent', () => {
       const { seq } = await runtime.ars.assignTask(id, { command: ['sh', '-c', `echo task-${n}`] });
       const result = await runtime.ars.waitForTask(id, seq);
       assert.equal(result.stdout, `task-${n}\n`);
-      await eventually(async () => ((await stateOf(id)) === 'Ready' ? true : undefined), `Ready after task ${n}`);
+      await eventually(
+        async () => ((await stateOf(id)) === 'Ready' ? true : undefined),
+        `Ready after task ${n}`,
+      );
     }
     const status = await runtime.ars.status(id);
     assert.equal(status.tasksCompleted, 3);

@@ -40,7 +40,10 @@ describe('sandbox hardening and limits', () => {
     assert.ok(host.Tmpfs && '/tmp' in host.Tmpfs && '/scratch' in host.Tmpfs);
     await runtime.ars.temporal.workflow.getHandle(agentWorkflowId(id)).cancel();
     await assert.rejects(runtime.ars.result(id));
-    await eventually(async () => ((await runtime.containers()).length === 0 ? true : undefined), 'cleanup after cancel');
+    await eventually(
+      async () => ((await runtime.containers()).length === 0 ? true : undefined),
+      'cleanup after cancel',
+    );
   });
 
   test('inside, the root is read-only, there is no network, the user is not root, scratch is writable', async () => {
@@ -93,7 +96,12 @@ describe('sandbox hardening and limits', () => {
 
   test('gVisor tier runs under runsc', async () => {
     const id = randomId('gv');
-    await runtime.ars.createAgent({ id, name: 'visor', tier: 'gvisor', sandbox: { command: ['sh', '-c', 'sleep 2; echo inside gvisor'] } });
+    await runtime.ars.createAgent({
+      id,
+      name: 'visor',
+      tier: 'gvisor',
+      sandbox: { command: ['sh', '-c', 'sleep 2; echo inside gvisor'] },
+    });
     const status = await eventually(async () => {
       const s = await runtime.ars.status(id);
       return s.currentTask?.containerId ? s : undefined;
@@ -123,14 +131,24 @@ describe('sandbox hardening and limits', () => {
 
   test('a missing image fails initialization with the fix', async () => {
     const id = randomId('img');
-    await runtime.ars.createAgent({ id, name: 'imageless', sandbox: { image: 'ars-no-such-image:never', command: ['true'] } });
-    await assert.rejects(runtime.ars.result(id), /sandbox image 'ars-no-such-image:never' is not on this host/);
+    await runtime.ars.createAgent({
+      id,
+      name: 'imageless',
+      sandbox: { image: 'ars-no-such-image:never', command: ['true'] },
+    });
+    await assert.rejects(
+      runtime.ars.result(id),
+      /sandbox image 'ars-no-such-image:never' is not on this host/,
+    );
   });
 
   test('the reaper removes containers of workflows that ended without cleanup', async () => {
     const id = randomId('orphan');
     await runtime.ars.createAgent({ id, name: 'orphan', sandbox: { command: ['sleep', '60'] } });
-    await eventually(async () => ((await runtime.ars.status(id)).currentTask?.containerId ? true : undefined), 'container');
+    await eventually(
+      async () => ((await runtime.ars.status(id)).currentTask?.containerId ? true : undefined),
+      'container',
+    );
     // A hard terminate from Temporal runs no workflow code: the container is left behind...
     await runtime.ars.temporal.workflow.getHandle(agentWorkflowId(id)).terminate('hard stop');
     assert.equal((await runtime.containers()).length, 1);

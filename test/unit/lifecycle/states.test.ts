@@ -34,11 +34,17 @@ describe('lifecycle state machine', () => {
       (error: unknown) => {
         assert.ok(error instanceof IllegalTransitionError);
         assert.equal(error.code, 'ARS_ILLEGAL_TRANSITION');
-        assert.equal(error.message, 'agent cannot go from Initializing to Running (skip ahead); from Initializing it may go to Ready, Failed');
+        assert.equal(
+          error.message,
+          'agent cannot go from Initializing to Running (skip ahead); from Initializing it may go to Ready, Failed',
+        );
         return true;
       },
     );
-    assert.throws(() => assertTransition('Terminated', 'Ready', 'revive'), /from Terminated it may go to nothing: it has ended/);
+    assert.throws(
+      () => assertTransition('Terminated', 'Ready', 'revive'),
+      /from Terminated it may go to nothing: it has ended/,
+    );
   });
 
   test('Terminated is final and every state can reach it', () => {
@@ -46,7 +52,14 @@ describe('lifecycle state machine', () => {
     for (const state of AGENT_STATES) {
       const seen = new Set([state]);
       const queue = [state];
-      while (queue.length) for (const next of TRANSITIONS[queue.shift()!]) if (!seen.has(next)) (seen.add(next), queue.push(next));
+      for (let current = queue.shift(); current; current = queue.shift()) {
+        for (const next of TRANSITIONS[current]) {
+          if (!seen.has(next)) {
+            seen.add(next);
+            queue.push(next);
+          }
+        }
+      }
       assert.ok(seen.has('Terminated'), `${state} cannot reach Terminated`);
     }
   });
