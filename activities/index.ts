@@ -11,3 +11,12 @@ export {
   type SandboxActivities,
   type SandboxActivityDeps,
 } from './sandbox.js';
+export {
+  createControlActivities,
+  type Admission,
+  type AdmitAgentInput,
+  type ControlActivities,
+  type ControlActivityDeps,
+  type DecisionRecord,
+  type TerminationInput,
+} from './control.js';

@@ -9,6 +9,8 @@ export {
   runWorkers,
   workflowSource,
   DEFAULT_REAP_INTERVAL_MS,
+  type ControlWorker,
+  type ControlWorkerDeps,
   type HostWorker,
   type HostWorkerDeps,
   type RunWorkersOptions,
@@ -16,3 +18,4 @@ export {
   type WorkerRole,
 } from './workers.js';
 export { installQuietRuntime } from './quiet-runtime.js';
+export { startPolicyEnforcer, DEFAULT_ENFORCE_INTERVAL_MS, type PolicyEnforcer, type PolicyEnforcerOptions } from './policy-enforcer.js';

@@ -8,10 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import Docker from 'dockerode';
-import { createSandboxActivities } from '../activities/index.js';
+import { createClient } from 'redis';
+import { createControlActivities, createSandboxActivities } from '../activities/index.js';
+import { AuditLog, loadAuditSigner } from '../src/audit/index.js';
+import { PolicyEngine } from '../src/policy/index.js';
 import { hostTaskQueue, type Settings } from '../src/config/index.js';
 import { DockerSandbox, LABELS } from '../src/sandbox/index.js';
 import type { Logger } from '../src/util/logger.js';
+import { startPolicyEnforcer, type PolicyEnforcer } from './policy-enforcer.js';
 
 const bundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
@@ -32,13 +36,69 @@ export interface WorkerDeps {
   readonly controlTaskQueue?: string;
 }
 
-export async function createControlWorker(deps: WorkerDeps): Promise<Worker> {
-  return Worker.create({
+export interface ControlWorkerDeps extends WorkerDeps {
+  readonly client: Client;
+  /** Re-check live agents against policy this often. @default DEFAULT_ENFORCE_INTERVAL_MS */
+  readonly enforceIntervalMs?: number;
+}
+
+export interface ControlWorker {
+  readonly worker: Worker;
+  /** The policy engine behind every hook (watches settings.policyDir and reloads on change). */
+  readonly policy: PolicyEngine;
+  readonly audit: AuditLog;
+  readonly enforcer: PolicyEnforcer;
+  readonly taskQueue: string;
+  /** Runs the worker until it shuts down, then closes the engine, the enforcer and Redis. */
+  run(): Promise<void>;
+}
+
+/**
+ * The control worker: agent workflows, and the control activities (policy hooks, audit trail) with
+ * the policy engine, the audit log and the runtime policy enforcer they need.
+ */
+export async function createControlWorker(deps: ControlWorkerDeps): Promise<ControlWorker> {
+  const { settings, logger } = deps;
+  const taskQueue = deps.controlTaskQueue ?? settings.controlTaskQueue;
+  const policy = new PolicyEngine({ policyDir: settings.policyDir, watch: true, logger });
+  const redis = createClient({ url: settings.redisUrl });
+  redis.on('error', (error: unknown) => logger.warn({ err: error }, 'redis connection error (audit); reconnecting'));
+  await redis.connect();
+  const audit = new AuditLog(redis, loadAuditSigner({ keyDir: `${settings.stateDir}/keys` }), {
+    keyPrefix: settings.auditPrefix,
+    logger,
+  });
+  const worker = await Worker.create({
     connection: deps.connection,
-    namespace: deps.settings.namespace,
-    taskQueue: deps.controlTaskQueue ?? deps.settings.controlTaskQueue,
+    namespace: settings.namespace,
+    taskQueue,
+    activities: createControlActivities({ policy, audit }),
     ...workflowSource(),
   });
+  const enforcer = startPolicyEnforcer({
+    client: deps.client,
+    policy,
+    logger,
+    taskQueue,
+    ...(deps.enforceIntervalMs ? { intervalMs: deps.enforceIntervalMs } : {}),
+  });
+  return {
+    worker,
+    policy,
+    audit,
+    enforcer,
+    taskQueue,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        enforcer.stop();
+        policy.close();
+        await audit.flush();
+        await redis.close();
+      }
+    },
+  };
 }
 
 export interface HostWorkerDeps extends WorkerDeps {
@@ -141,7 +201,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<void> {
   const connection = await connect(settings);
   try {
     const deps = { settings, logger, connection: connection.native };
-    const control = roles.includes('control') ? await createControlWorker(deps) : undefined;
+    const control = roles.includes('control') ? await createControlWorker({ ...deps, client: connection.client }) : undefined;
     const host = roles.includes('host')
       ? await createHostWorker({ ...deps, client: connection.client })
       : undefined;

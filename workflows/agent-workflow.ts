@@ -1,7 +1,8 @@
 /**
- * The durable lifecycle of one agent. Deterministic workflow code only: sandboxes are created, run,
- * paused and destroyed by activities on the agent's host task queue; signals, the status query and
- * the assignTask update steer it; every state change goes through the lifecycle state machine.
+ * The durable lifecycle of one agent. Deterministic workflow code only: policy checks and audit
+ * entries are control activities (this workflow's task queue); sandboxes are created, run, paused
+ * and destroyed by activities on the agent's host task queue; signals, the status query and the
+ * assignTask update steer it; every state change goes through the lifecycle state machine.
  */
 import {
   ApplicationFailure,
@@ -19,7 +20,9 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import type { ControlActivities } from '../activities/control.js';
 import type { SandboxActivities } from '../activities/sandbox.js';
+import type { AuditEventInput } from '../src/audit/events.js';
 import { compileTask, type Task } from '../src/config/agent-config.js';
 import { SEARCH_ATTRIBUTES } from '../src/lifecycle/search-attributes.js';
 import {
@@ -33,6 +36,8 @@ import {
 import { NON_RETRYABLE_SANDBOX_ERRORS } from '../src/sandbox/errors.js';
 import {
   assignTaskUpdate,
+  policyClearedSignal,
+  policyViolationSignal,
   resumeSignal,
   statusQuery,
   suspendSignal,
@@ -47,14 +52,14 @@ import {
 /** How much history a persistent agent keeps in its query (and carries across continue-as-new). */
 const KEEP = { history: 100, rejected: 20, results: 10 } as const;
 
-type RequestKind = 'suspend' | 'resume' | 'terminate';
+type RequestKind = 'suspend' | 'resume' | 'terminate' | 'violation' | 'cleared';
 interface Request {
   readonly kind: RequestKind;
   readonly reason: string;
 }
 
-/** The states in which a request can ever apply (checked again when it is processed). */
-const REQUEST_STATES: Readonly<Record<RequestKind, readonly AgentState[]>> = {
+/** The states in which an operator request can ever apply (checked again when it is processed). */
+const REQUEST_STATES: Readonly<Record<'suspend' | 'resume' | 'terminate', readonly AgentState[]>> = {
   suspend: ['Running', 'Waiting'],
   resume: ['Suspended'],
   terminate: ['Initializing', 'Ready', 'Running', 'Waiting', 'Suspended', 'Completed'],
@@ -68,10 +73,13 @@ const retry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: NON_RETRYABLE_SANDBOX_ERRORS,
 };
 
+type RunResult = Awaited<ReturnType<SandboxActivities['runSandbox']>>;
+
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentResult> {
   const { config, placement, carried } = input;
   const info = workflowInfo();
   const executionKey = info.firstExecutionRunId.replace(/-/g, '');
+  const eventId = `${info.workflowId}:${info.runId}`;
 
   const sandbox = proxyActivities<SandboxActivities>({
     taskQueue: placement.hostQueue,
@@ -85,6 +93,12 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
     heartbeatTimeout: '10 seconds',
     retry: { ...retry, maximumAttempts: 50 },
   });
+  // Policy and audit run on the control worker (this workflow's own task queue). Audit entries
+  // must not be lost, so their activity retries until it succeeds.
+  const control = proxyActivities<ControlActivities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+  });
 
   let state: AgentState = carried ? 'Ready' : 'Initializing';
   const history: TransitionRecord[] = carried?.history ?? [];
@@ -97,24 +111,57 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   const requests: Request[] = [];
   let pending: { task: Task; taskId: string; seq: number } | undefined;
   let current: { taskId: string; seq: number; containerId?: string } | undefined;
+  let violation: { reasons: string[]; at: number } | undefined;
+  let suspendedByPolicy = false;
+  let endReason = '';
+  let lastExitCode: number | undefined;
 
   const keep = <T>(list: T[], max: number) => list.splice(0, Math.max(0, list.length - max));
 
+  // ---- audit: lifecycle events are appended in order, in batches, without blocking the agent.
+  const auditBacklog: AuditEventInput[] = [];
+  let auditing = false;
+  let auditSeq = 0;
+  function audit(kind: AuditEventInput['kind'], data: Record<string, unknown>): void {
+    auditBacklog.push({ kind, agentId: config.id, actor: `agent:${config.name}`, data: { ...data, eventId: `${eventId}:${++auditSeq}` } });
+    if (!auditing) void drainAudit();
+  }
+  async function drainAudit(): Promise<void> {
+    auditing = true;
+    try {
+      while (auditBacklog.length > 0) {
+        const batch = auditBacklog.splice(0);
+        await CancellationScope.nonCancellable(() => control.recordEvents(batch));
+      }
+    } catch (error) {
+      log.error('audit append failed', { agentId: config.id, error: failureMessage(error) });
+    } finally {
+      auditing = false;
+    }
+  }
+  const auditDrained = () => condition(() => !auditing && auditBacklog.length === 0);
+
   function transition(to: AgentState, reason: string): void {
-    assertTransition(state, to, reason);
-    history.push({ from: state, to, reason, at: Date.now() });
+    const from = state;
+    assertTransition(from, to, reason);
+    history.push({ from, to, reason, at: Date.now() });
     keep(history, KEEP.history);
     state = to;
+    endReason = reason;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.state, value: to }]);
     setCurrentDetails(details());
-    log.info('agent transition', { agentId: config.id, to, reason });
+    log.info('agent transition', { agentId: config.id, from, to, reason });
+    if (to === 'Running' && from === 'Ready') audit('agent.started', { task: current?.seq ?? 0, reason });
+    else if (to === 'Running' && from === 'Suspended') audit('agent.resumed', { reason });
+    else if (to === 'Suspended') audit('agent.suspended', { reason });
   }
 
   function details(): string {
     const task = current
       ? `\n\ntask ${current.seq}${current.containerId ? ` in ${current.containerId.slice(0, 12)}` : ''}`
       : '';
-    return `**${state}** · ${config.mode} · tier ${config.tier} · host ${placement.hostId} · ${tasksCompleted} task(s) done${task}`;
+    const flagged = violation ? `\n\npolicy violation: ${violation.reasons.join('; ')}` : '';
+    return `**${state}** · ${config.mode} · tier ${config.tier} · host ${placement.hostId} · ${tasksCompleted} task(s) done${task}${flagged}`;
   }
 
   function reject(request: string, message: string): void {
@@ -123,7 +170,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
     log.warn('agent request rejected', { agentId: config.id, request, state, message });
   }
 
-  function request(kind: RequestKind, reason: string | undefined): void {
+  function request(kind: 'suspend' | 'resume' | 'terminate', reason: string | undefined): void {
     if (!REQUEST_STATES[kind].includes(state)) {
       reject(kind, `${kind} does not apply to an agent that is ${state}`);
       return;
@@ -134,20 +181,38 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   setHandler(suspendSignal, (reason) => request('suspend', reason));
   setHandler(resumeSignal, (reason) => request('resume', reason));
   setHandler(terminateSignal, (reason) => request('terminate', reason));
-  setHandler(statusQuery, (): AgentStatus => ({
-    agentId: config.id,
-    name: config.name,
-    mode: config.mode,
-    tier: config.tier,
-    host: placement.hostId,
-    state,
-    ...(current ? { currentTask: { ...current } } : {}),
-    history,
-    rejected,
-    results,
-    tasksCompleted,
-    runs,
-  }));
+  setHandler(policyViolationSignal, (reasons) => {
+    if (state === 'Terminated') return;
+    const list = reasons.length > 0 ? reasons : ['no policy permits the agent any more'];
+    violation = { reasons: list, at: Date.now() };
+    audit('security.event', { type: 'policy_violation', severity: 'warning', message: list.join('; ') });
+    requests.push({ kind: 'violation', reason: `policy violation: ${list.join('; ')}` });
+  });
+  setHandler(policyClearedSignal, (reason) => {
+    if (!violation) return;
+    violation = undefined;
+    audit('security.event', { type: 'policy_cleared', severity: 'info', message: reason ?? 'policy cleared' });
+    requests.push({ kind: 'cleared', reason: reason ?? 'policy cleared' });
+  });
+  setHandler(
+    statusQuery,
+    (): AgentStatus => ({
+      agentId: config.id,
+      config,
+      ...(violation ? { violation } : {}),
+      name: config.name,
+      mode: config.mode,
+      tier: config.tier,
+      host: placement.hostId,
+      state,
+      ...(current ? { currentTask: { ...current } } : {}),
+      history,
+      rejected,
+      results,
+      tasksCompleted,
+      runs,
+    }),
+  );
   setHandler(
     assignTaskUpdate,
     (taskInput) => {
@@ -166,17 +231,50 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
             `agent ${config.id} is ${pending ? 'about to run a task' : state}; tasks are assigned only to a Ready agent`,
           );
         }
+        if (violation) {
+          throw new Error(`agent ${config.id} violates policy (${violation.reasons.join('; ')}); it takes no tasks until that is cleared`);
+        }
         compileTask(taskInput);
       },
     },
   );
 
-  /** Runs one task in a fresh sandbox; always destroys the sandbox. Returns false if terminated. */
-  async function runTask(
-    task: Task,
-    taskId: string,
-    seq: number,
-  ): Promise<{ result: TaskResult; terminated: boolean }> {
+  /** Applies one request while a task runs; returns the terminate request if there is one. */
+  async function steerRunning(next: Request, containerId: string, seq: number): Promise<Request | undefined> {
+    switch (next.kind) {
+      case 'terminate':
+        return next;
+      case 'suspend':
+      case 'violation':
+        if (state === 'Suspended') {
+          if (next.kind === 'violation') suspendedByPolicy = true;
+        } else if (!canTransition(state, 'Suspended')) {
+          if (next.kind === 'suspend') reject('suspend', `suspend does not apply to an agent that is ${state}`);
+        } else if (await sandbox.pauseSandbox(containerId)) {
+          suspendedByPolicy = next.kind === 'violation';
+          transition('Suspended', next.reason);
+        } else if (next.kind === 'suspend') {
+          reject('suspend', `task ${seq} had already finished`);
+        }
+        return undefined;
+      case 'resume':
+      case 'cleared':
+        if (next.kind === 'cleared' && !suspendedByPolicy) return undefined;
+        if (state !== 'Suspended') {
+          if (next.kind === 'resume') reject('resume', `resume does not apply to an agent that is ${state}`);
+        } else if (violation) {
+          reject('resume', `the agent violates policy (${violation.reasons.join('; ')}); it resumes when that is cleared`);
+        } else {
+          await sandbox.unpauseSandbox(containerId);
+          suspendedByPolicy = false;
+          transition('Running', next.reason);
+        }
+        return undefined;
+    }
+  }
+
+  /** Runs one task in a fresh sandbox and always destroys the sandbox. */
+  async function runTask(task: Task, taskId: string, seq: number): Promise<{ result: TaskResult; terminated: boolean }> {
     current = { taskId, seq };
     transition('Running', `task ${seq} started`);
     let containerId: string | undefined;
@@ -196,46 +294,30 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
       });
       current = { taskId, seq, containerId };
       setCurrentDetails(details());
-      const runScope = new CancellationScope();
       const id = containerId;
-      let finished: Awaited<ReturnType<SandboxActivities['runSandbox']>> | undefined;
+      const runScope = new CancellationScope();
+      let finished: RunResult | undefined;
       let failure: unknown;
       const running = runScope
-        .run(() =>
-          runner.runSandbox({ containerId: id, timeoutMs: task.timeoutMs ?? config.resources.timeoutMs }),
-        )
+        .run(() => runner.runSandbox({ containerId: id, timeoutMs: task.timeoutMs ?? config.resources.timeoutMs }))
         .then(
           (value) => void (finished = value),
           (error: unknown) => void (failure = error ?? new Error('sandbox run failed')),
         );
-      while (!finished && !failure && !terminated) {
+      // A violation that arrived before the task started applies now.
+      if (violation) requests.unshift({ kind: 'violation', reason: `policy violation: ${violation.reasons.join('; ')}` });
+      while (!finished && failure === undefined && !terminated) {
         await condition(() => finished !== undefined || failure !== undefined || requests.length > 0);
         const next = requests.shift();
-        if (!next) continue;
-        if (next.kind === 'terminate') {
-          terminated = next;
-        } else if (next.kind === 'suspend') {
-          if (!canTransition(state, 'Suspended'))
-            reject('suspend', `suspend does not apply to an agent that is ${state}`);
-          else if (await sandbox.pauseSandbox(id)) transition('Suspended', next.reason);
-          else reject('suspend', `task ${seq} had already finished`);
-        } else if (state !== 'Suspended') {
-          reject('resume', `resume does not apply to an agent that is ${state}`);
-        } else {
-          await sandbox.unpauseSandbox(id);
-          transition('Running', next.reason);
-        }
+        if (next) terminated = await steerRunning(next, id, seq);
       }
       if (terminated) {
         runScope.cancel();
         await running;
-        const result = taskResult(taskId, seq, task, undefined);
-        return { result, terminated: true };
+        return { result: taskResult(taskId, seq, task, undefined), terminated: true };
       }
-      if (failure !== undefined)
-        throw failure instanceof Error ? failure : new Error('sandbox run failed', { cause: failure });
-      const result = taskResult(taskId, seq, task, finished);
-      return { result, terminated: false };
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error('sandbox run failed', { cause: failure });
+      return { result: taskResult(taskId, seq, task, finished), terminated: false };
     } finally {
       if (containerId) {
         const id = containerId;
@@ -251,6 +333,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
     keep(results, KEEP.results);
     tasksCompleted += 1;
     tasksThisRun += 1;
+    lastExitCode = result.exitCode;
   }
 
   function finish(reason: string, result?: TaskResult): AgentResult {
@@ -265,41 +348,53 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
     };
   }
 
-  /** Applies queued requests while the agent is not running a task; true if it was terminated. */
+  /** Applies queued requests while no task runs; true if the agent was terminated. */
   function drainIdleRequests(): boolean {
     for (let next = requests.shift(); next; next = requests.shift()) {
       if (next.kind === 'terminate') {
         transition('Terminated', next.reason);
         return true;
       }
+      // A violation while idle blocks new tasks (see the update validator); nothing to pause.
+      if (next.kind === 'violation' || next.kind === 'cleared') continue;
       reject(next.kind, `${next.kind} does not apply to an agent that is ${state}`);
     }
     return false;
   }
 
-  setCurrentDetails(details());
-  try {
-    if (!carried) {
-      try {
-        await sandbox.prepareSandbox({ tier: config.tier, image: placement.image });
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        const message = failureMessage(error);
-        transition('Failed', message);
-        transition('Terminated', 'initialization failed');
-        throw ApplicationFailure.nonRetryable(
-          `agent ${config.id} failed to initialize: ${message}`,
-          'AgentInitializationFailed',
-        );
-      }
-      transition('Ready', 'sandbox tier and image ready');
+  async function initialize(): Promise<void> {
+    const admission = await control.admitAgent({ config, hostId: placement.hostId, eventId });
+    if (!admission.admitted) {
+      const { reasons, errors } = admission.decision;
+      const why = [...reasons, ...errors].join('; ') || 'no policy permits it (deny by default)';
+      transition('Failed', `policy denied ${admission.stage}: ${why}`);
+      transition('Terminated', `denied by policy at ${admission.stage}`);
+      throw ApplicationFailure.create({
+        message: `agent ${config.id} was denied by policy at ${admission.stage}: ${why}`,
+        type: 'AgentCreationDenied',
+        nonRetryable: true,
+        details: [admission.decision],
+      });
     }
+    try {
+      await sandbox.prepareSandbox({ tier: config.tier, image: placement.image });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const message = failureMessage(error);
+      transition('Failed', message);
+      transition('Terminated', 'initialization failed');
+      throw ApplicationFailure.nonRetryable(`agent ${config.id} failed to initialize: ${message}`, 'AgentInitializationFailed');
+    }
+    transition('Ready', 'admitted by policy; sandbox tier and image ready');
+  }
+
+  async function lifecycle(): Promise<AgentResult> {
+    if (!carried) await initialize();
     if (drainIdleRequests()) return finish('terminated before running');
 
     if (config.mode !== 'persistent') {
-      const command = config.sandbox.command ?? [];
-      const task: Task = { command, env: {} };
       taskSeq = 1;
+      const task: Task = { command: config.sandbox.command ?? [], env: {} };
       const { result, terminated } = await runTask(task, `${config.id}-task-1`, taskSeq);
       if (terminated) return finish('terminated while running', result);
       record(result);
@@ -329,39 +424,56 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
       }
       if (tasksThisRun >= config.tasksPerRun || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
+        await auditDrained();
         if (pending || requests.length > 0) continue;
         const next: CarriedState = { history, rejected, results, taskSeq, tasksCompleted, runs: runs + 1 };
         return await continueAsNew<typeof agentWorkflow>({ config, placement, carried: next });
       }
     }
-  } catch (error) {
-    if (isCancellation(error)) {
-      // Cancelled from outside (e.g. the Temporal UI): cleanup ran in runTask's finally.
-      if (canTransition(state, 'Terminated')) transition('Terminated', 'workflow cancelled');
-      throw error;
-    }
-    if (error instanceof ContinueAsNew) throw error;
-    // A broken state machine is a bug: fail the workflow task (Temporal retries it, visibly).
-    if (error instanceof IllegalTransitionError) throw error;
-    if (error instanceof ApplicationFailure && error.type === 'AgentInitializationFailed') throw error;
-    const message = failureMessage(error);
-    if (canTransition(state, 'Failed')) transition('Failed', message);
-    if (canTransition(state, 'Terminated')) transition('Terminated', 'agent failed');
-    throw ApplicationFailure.nonRetryable(`agent ${config.id} failed: ${message}`, 'AgentFailed');
   }
+
+  setCurrentDetails(details());
+  let outcome: AgentResult | undefined;
+  let failure: unknown;
+  try {
+    outcome = await lifecycle();
+  } catch (error) {
+    failure = error;
+  }
+  if (failure instanceof ContinueAsNew || failure instanceof IllegalTransitionError) {
+    // Continue-as-new ends this run only. A broken state machine is a bug: fail the workflow task
+    // (Temporal retries it, visibly) rather than apply anything.
+    throw failure;
+  }
+  if (failure !== undefined && !(failure instanceof ApplicationFailure && failure.nonRetryable)) {
+    const cancelled = isCancellation(failure);
+    if (!cancelled && canTransition(state, 'Failed')) transition('Failed', failureMessage(failure));
+    if (canTransition(state, 'Terminated')) transition('Terminated', cancelled ? 'workflow cancelled' : 'agent failed');
+    if (!cancelled) {
+      failure = ApplicationFailure.nonRetryable(`agent ${config.id} failed: ${failureMessage(failure)}`, 'AgentFailed');
+    }
+  }
+  await CancellationScope.nonCancellable(async () => {
+    await auditDrained();
+    if (state === 'Terminated') {
+      await control.afterTermination({
+        config,
+        reason: endReason,
+        ...(lastExitCode === undefined ? {} : { exitCode: lastExitCode }),
+        eventId,
+      });
+    }
+  });
+  if (failure !== undefined) throw failure;
+  if (!outcome) throw new Error('agent workflow ended without an outcome');
+  return outcome;
 }
 
-function taskResult(
-  taskId: string,
-  seq: number,
-  task: Task,
-  run: Awaited<ReturnType<SandboxActivities['runSandbox']>> | undefined,
-): TaskResult {
+function taskResult(taskId: string, seq: number, task: Task, run: RunResult | undefined): TaskResult {
+  const base = { taskId, seq, command: task.command };
   if (!run || run.destroyed) {
     return {
-      taskId,
-      seq,
-      command: task.command,
+      ...base,
       outcome: 'terminated',
       exitCode: run?.exitCode ?? 137,
       stdout: run?.stdout ?? '',
@@ -371,17 +483,9 @@ function taskResult(
       startedAt: run?.startedAt ?? 0,
     };
   }
-  const outcome = run.timedOut
-    ? 'timed_out'
-    : run.oomKilled
-      ? 'oom_killed'
-      : run.exitCode === 0
-        ? 'succeeded'
-        : 'failed';
+  const outcome = run.timedOut ? 'timed_out' : run.oomKilled ? 'oom_killed' : run.exitCode === 0 ? 'succeeded' : 'failed';
   return {
-    taskId,
-    seq,
-    command: task.command,
+    ...base,
     outcome,
     exitCode: run.exitCode,
     stdout: run.stdout,

@@ -58,6 +58,10 @@ export interface AgentResult {
 
 export interface AgentStatus {
   readonly agentId: string;
+  /** The compiled config the agent runs with (the policy enforcer re-checks it). */
+  readonly config: AgentConfig;
+  /** Set while the agent violates policy: it is suspended, or takes no tasks, until cleared. */
+  readonly violation?: { readonly reasons: readonly string[]; readonly at: number };
   readonly name: string;
   readonly mode: ExecutionMode;
   readonly tier: SecurityTier;
@@ -87,6 +91,10 @@ export const resumeSignal = defineSignal<[reason?: string]>('resume');
 /** Stop the agent for good, destroying its sandbox: → Terminated. */
 export const terminateSignal = defineSignal<[reason?: string]>('terminate');
 export const statusQuery = defineQuery<AgentStatus>('status');
+/** The runtime found the agent in violation of policy: Running → Suspended (the seed's edge). */
+export const policyViolationSignal = defineSignal<[reasons: string[]]>('policyViolation');
+/** The violation is gone: an agent suspended for it resumes (Suspended → Running). */
+export const policyClearedSignal = defineSignal<[reason?: string]>('policyCleared');
 /** Give a Ready persistent agent a task; rejected in any other state. */
 export const assignTaskUpdate = defineUpdate<TaskAssignment, [TaskInput]>('assignTask');
 

@@ -3,9 +3,13 @@
  * The `ars` command line. Each area registers its own commands; errors are printed once, here.
  */
 import { Command } from 'commander';
+import { dirname } from 'node:path';
 import { registerAgentCommands } from './commands/agents.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDlqCommands } from './commands/dlq.js';
+import { registerDslCommands } from './commands/dsl.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { registerServiceCommands } from './commands/services.js';
 import { registerWorkerCommands } from './commands/workers.js';
 import { reportError, settings } from './context.js';
@@ -26,6 +30,16 @@ registerDlqCommands(program, {
     return settings().redisUrl;
   },
 });
+registerPolicyCommands(program);
+registerAuditCommands(program, {
+  get redisUrl() {
+    return settings().redisUrl;
+  },
+  get cwd() {
+    return dirname(settings().stateDir);
+  },
+});
+registerDslCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseOrThrow } from './errors.js';
 
@@ -18,6 +19,9 @@ export const DEFAULT_SETTINGS = {
   controlTaskQueue: 'ars-control',
 } as const;
 
+/** The checkout this module runs from (dist/src/config → three levels up). */
+const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
 const HOST_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 const settingsSchema = z.strictObject({
@@ -34,6 +38,12 @@ const settingsSchema = z.strictObject({
   sandboxImage: z.string().min(1).default(DEFAULT_SETTINGS.sandboxImage),
   controlTaskQueue: z.string().min(1).default(DEFAULT_SETTINGS.controlTaskQueue),
   hostId: z.string().regex(HOST_ID, 'ARS_HOST_ID must be 1-63 letters, digits, _ . -'),
+  /** State directory (keys, service data). @default '<project>/.ars' */
+  stateDir: z.string().min(1),
+  /** Directory of the Cedar policies the control worker enforces (watched for changes). @default '<project>/policies/default' */
+  policyDir: z.string().min(1),
+  /** Redis key prefix of the audit trail. @default 'ars:audit' */
+  auditPrefix: z.string().min(1).default('ars:audit'),
 });
 
 export type Settings = z.output<typeof settingsSchema>;
@@ -67,6 +77,9 @@ export function compileSettings(
       hostname()
         .replace(/[^A-Za-z0-9_.-]/g, '-')
         .slice(0, 63),
+    stateDir: env.ARS_HOME ?? `${projectRoot}.ars`,
+    policyDir: env.ARS_POLICY_DIR ?? `${projectRoot}policies/default`,
+    auditPrefix: env.ARS_AUDIT_PREFIX,
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined && v !== ''));
   return parseOrThrow(settingsSchema, { ...defined, ...overrides }, 'ARS settings');

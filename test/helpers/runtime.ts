@@ -3,6 +3,7 @@
  * and a fresh host id (so a fresh host task queue), against the real Temporal and Docker.
  */
 import Docker from 'dockerode';
+import { createClient } from 'redis';
 import { ArsClient } from '../../src/client/index.js';
 import { compileSettings, type Settings } from '../../src/config/index.js';
 import { LABELS } from '../../src/sandbox/index.js';
@@ -13,12 +14,15 @@ import {
   createControlWorker,
   createHostWorker,
   installQuietRuntime,
+  type ControlWorker,
   type HostWorker,
 } from '../../workers/index.js';
 
 export interface TestRuntime {
   readonly settings: Settings;
   readonly ars: ArsClient;
+  /** The in-process control worker: its policy engine and audit log (absent with `workers: false`). */
+  readonly control: ControlWorker | undefined;
   /** The in-process host worker (absent when started with `workers: false`). */
   readonly host: HostWorker | undefined;
   readonly docker: Docker;
@@ -27,18 +31,27 @@ export interface TestRuntime {
   stop(): Promise<void>;
 }
 
-export async function startTestRuntime(options: { workers?: boolean } = {}): Promise<TestRuntime> {
+export interface TestRuntimeOptions {
+  /** Run the control and host workers in this process. @default true */
+  readonly workers?: boolean;
+  /** Cedar policy directory of the control worker. @default the shipped policies/default */
+  readonly policyDir?: string;
+}
+
+export async function startTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   installQuietRuntime();
   const settings = compileSettings({
     hostId: randomId('test-host'),
     controlTaskQueue: randomId('test-control'),
+    auditPrefix: randomId('ars-test-audit'),
+    ...(options.policyDir ? { policyDir: options.policyDir } : {}),
   });
   const connection = await connect(settings);
   const docker = new Docker();
   const ars = new ArsClient(connection.client, settings);
   const deps = { settings, logger: silentLogger, connection: connection.native };
   // Without workers, the host is only a handle on the sandbox (for reaping and inspection).
-  const control = options.workers === false ? undefined : await createControlWorker(deps);
+  const control = options.workers === false ? undefined : await createControlWorker({ ...deps, client: connection.client });
   const host =
     options.workers === false
       ? undefined
@@ -47,15 +60,17 @@ export async function startTestRuntime(options: { workers?: boolean } = {}): Pro
   return {
     settings,
     ars,
+    control,
     host,
     docker,
     containers: () =>
       docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${settings.hostId}`] } }),
     async stop() {
-      control?.shutdown();
+      control?.worker.shutdown();
       host?.worker.shutdown();
       await running;
       await connection.close();
+      await deleteKeys(settings.redisUrl, `${settings.auditPrefix}*`);
     },
   };
 }
@@ -77,5 +92,18 @@ export async function eventually<T>(
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Deletes this test's Redis keys (never a fixed or shared prefix). */
+export async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  try {
+    const keys: string[] = [];
+    for await (const batch of redis.scanIterator({ MATCH: pattern, COUNT: 500 })) keys.push(...batch);
+    for (let i = 0; i < keys.length; i += 500) await redis.del(keys.slice(i, i + 500));
+  } finally {
+    await redis.close();
   }
 }

@@ -34,7 +34,7 @@ export function registerDemoCommand(program: Command): void {
       const config = settings();
       const connection = await connect(config);
       const deps = { settings: config, logger: silentLogger, connection: connection.native };
-      const control = await createControlWorker(deps);
+      const control = await createControlWorker({ ...deps, client: connection.client });
       const host = await createHostWorker({ ...deps, client: connection.client });
       const running = Promise.all([control.run(), host.run()]);
       try {
@@ -59,7 +59,7 @@ export function registerDemoCommand(program: Command): void {
         console.log(`ars demo: done; its container is gone. Workflow: ${ars.uiUrl(agent.id)}`);
         if (result.result?.outcome !== 'succeeded') process.exitCode = 1;
       } finally {
-        control.shutdown();
+        control.worker.shutdown();
         host.worker.shutdown();
         await running;
         await connection.close();

@@ -13,9 +13,7 @@ async function withDeadLetters<T>(deps: DlqCliDeps, fn: (d: DeadLetters) => Prom
   const client = createClient({ url: deps.redisUrl });
   await client.connect();
   try {
-    return await fn(
-      new DeadLetters(client, streamKeys(deps.busPrefix ?? 'ars:bus')),
-    );
+    return await fn(new DeadLetters(client, streamKeys(deps.busPrefix ?? 'ars:bus')));
   } finally {
     await client.close();
   }

@@ -17,7 +17,13 @@ import {
 export type PolicyCliDeps = Record<string, never> | { readonly cwd?: string };
 
 const contextSchema = z.strictObject({
-  limits: z.strictObject({ memoryMb: z.number().optional(), cpus: z.number().optional(), timeoutMs: z.number().optional() }).optional(),
+  limits: z
+    .strictObject({
+      memoryMb: z.number().optional(),
+      cpus: z.number().optional(),
+      timeoutMs: z.number().optional(),
+    })
+    .optional(),
   tier: z.string().optional(),
   risk: z.string().optional(),
   mode: z.string().optional(),
@@ -36,7 +42,11 @@ const resourceSchema = z.strictObject({
   tags: z.array(z.string()).optional(),
 });
 
-function parseJsonFlag<S extends z.ZodType>(schema: S, text: string | undefined, flag: string): z.output<S> | undefined {
+function parseJsonFlag<S extends z.ZodType>(
+  schema: S,
+  text: string | undefined,
+  flag: string,
+): z.output<S> | undefined {
   if (text === undefined) return undefined;
   let value: unknown;
   try {
@@ -64,7 +74,9 @@ export function registerPolicyCommands(program: Command, _deps: PolicyCliDeps = 
 
   policy
     .command('validate <dir>')
-    .description('parse every *.cedar file under <dir> and validate it against the ARS schema; exits 1 on any problem')
+    .description(
+      'parse every *.cedar file under <dir> and validate it against the ARS schema; exits 1 on any problem',
+    )
     .option('--schema <file>', 'Cedar schema (default: the shipped policies/ars.cedarschema)')
     .option('--json', 'print JSON')
     .action((dir: string, opts: { schema?: string; json?: boolean }) => {
@@ -75,15 +87,29 @@ export function registerPolicyCommands(program: Command, _deps: PolicyCliDeps = 
             `${JSON.stringify(
               result.ok
                 ? { ok: true, files: result.set.files, policies: Object.keys(result.set.policies) }
-                : { ok: false, files: result.files, problems: result.problems.map((p) => ({ file: p.file, line: p.line, column: p.column, message: p.detail })) },
+                : {
+                    ok: false,
+                    files: result.files,
+                    problems: result.problems.map((p) => ({
+                      file: p.file,
+                      line: p.line,
+                      column: p.column,
+                      message: p.detail,
+                    })),
+                  },
             )}\n`,
           );
         } else if (result.ok) {
-          process.stdout.write(`ok: ${Object.keys(result.set.policies).length} policies in ${result.set.files.length} files\n`);
-          for (const [id, info] of result.set.sources) process.stdout.write(`  ${id}  (${info.file}:${info.line})\n`);
+          process.stdout.write(
+            `ok: ${Object.keys(result.set.policies).length} policies in ${result.set.files.length} files\n`,
+          );
+          for (const [id, info] of result.set.sources)
+            process.stdout.write(`  ${id}  (${info.file}:${info.line})\n`);
         } else {
           for (const p of result.problems) process.stderr.write(`${p.message}\n`);
-          process.stderr.write(`${result.problems.length} problem(s); every decision would be deny until they are fixed\n`);
+          process.stderr.write(
+            `${result.problems.length} problem(s); every decision would be deny until they are fixed\n`,
+          );
         }
         if (!result.ok) process.exitCode = 1;
       } catch (error) {
@@ -93,36 +119,57 @@ export function registerPolicyCommands(program: Command, _deps: PolicyCliDeps = 
 
   policy
     .command('check <principal> <action> <resource>')
-    .description('ask one question, e.g. check \'Ars::Agent::"a"\' SendMessage \'Ars::Agent::"b"\' --context \'{"messageSize":10}\'; exits 0 on allow, 1 on deny')
-    .option('--context <json>', 'context fields (limits, tier, risk, mode, messageSize, timeMs, reason, exitCode)')
-    .option('--attributes <json>', 'attributes of an Ars::Resource (kind, name, path, host, in_project, size, tags)')
+    .description(
+      'ask one question, e.g. check \'Ars::Agent::"a"\' SendMessage \'Ars::Agent::"b"\' --context \'{"messageSize":10}\'; exits 0 on allow, 1 on deny',
+    )
+    .option(
+      '--context <json>',
+      'context fields (limits, tier, risk, mode, messageSize, timeMs, reason, exitCode)',
+    )
+    .option(
+      '--attributes <json>',
+      'attributes of an Ars::Resource (kind, name, path, host, in_project, size, tags)',
+    )
     .option('--dir <dir>', 'policy directory (default: the shipped policies/default)')
     .option('--schema <file>', 'Cedar schema (default: the shipped policies/ars.cedarschema)')
     .option('--json', 'print JSON')
-    .action((p: string, a: string, r: string, opts: { context?: string; attributes?: string; dir?: string; schema?: string; json?: boolean }) => {
-      try {
-        const context = parseJsonFlag(contextSchema, opts.context, '--context') as ContextInput | undefined;
-        const attributes = parseJsonFlag(resourceSchema, opts.attributes, '--attributes') as ResourceAttributes | undefined;
-        const engine = new PolicyEngine({
-          ...(opts.dir ? { policyDir: resolve(opts.dir) } : {}),
-          ...(opts.schema ? { schemaPath: opts.schema } : {}),
-          cacheSize: 0,
-        });
-        const decision = engine.authorize({
-          principal: parseEntityRef(p, 'principal'),
-          action: parseActionRef(a) as ArsAction,
-          resource: parseEntityRef(r, 'resource'),
-          ...(context ? { context } : {}),
-          ...(attributes ? { resourceAttributes: attributes } : {}),
-        });
-        if (opts.json) process.stdout.write(`${JSON.stringify(decision)}\n`);
-        else {
-          process.stdout.write(`${decision.decision.toUpperCase()}${decision.reasons.length ? ` (policies: ${decision.reasons.join(', ')})` : ' (no policy permits it: deny by default)'}\n`);
-          for (const e of decision.errors) process.stdout.write(`  error: ${e}\n`);
+    .action(
+      (
+        p: string,
+        a: string,
+        r: string,
+        opts: { context?: string; attributes?: string; dir?: string; schema?: string; json?: boolean },
+      ) => {
+        try {
+          const context: ContextInput | undefined = parseJsonFlag(contextSchema, opts.context, '--context');
+          const attributes: ResourceAttributes | undefined = parseJsonFlag(
+            resourceSchema,
+            opts.attributes,
+            '--attributes',
+          );
+          const engine = new PolicyEngine({
+            ...(opts.dir ? { policyDir: resolve(opts.dir) } : {}),
+            ...(opts.schema ? { schemaPath: opts.schema } : {}),
+            cacheSize: 0,
+          });
+          const decision = engine.authorize({
+            principal: parseEntityRef(p, 'principal'),
+            action: parseActionRef(a) as ArsAction,
+            resource: parseEntityRef(r, 'resource'),
+            ...(context ? { context } : {}),
+            ...(attributes ? { resourceAttributes: attributes } : {}),
+          });
+          if (opts.json) process.stdout.write(`${JSON.stringify(decision)}\n`);
+          else {
+            process.stdout.write(
+              `${decision.decision.toUpperCase()}${decision.reasons.length ? ` (policies: ${decision.reasons.join(', ')})` : ' (no policy permits it: deny by default)'}\n`,
+            );
+            for (const e of decision.errors) process.stdout.write(`  error: ${e}\n`);
+          }
+          process.exitCode = decision.decision === 'allow' ? 0 : 1;
+        } catch (error) {
+          fail(error);
         }
-        process.exitCode = decision.decision === 'allow' ? 0 : 1;
-      } catch (error) {
-        fail(error);
-      }
-    });
+      },
+    );
 }

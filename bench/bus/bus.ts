@@ -1,0 +1,348 @@
+/**
+ * Bus benchmark: direct 1 KB at-least-once throughput (security off, and signed + encrypted) with the
+ * receiver in the same process and in a second process, request/response latency, pub/sub fan-out to
+ * 100 subscribers; each figure is the median of several rounds and is printed beside the raw engine
+ * limits measured in the same run (redis-benchmark XADD pipelined and unpipelined, Node Ed25519
+ * sign/verify, AES-256-GCM, SHA-256). Run: npx tsx bench/bus/bus.ts
+ * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 3), BENCH_N (messages per throughput round, default 100000).
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import { createBus, type Bus } from '../../src/bus/index.js';
+import {
+  createKeystore,
+  createRedisKeystoreBackend,
+  generateSigningKeyPair,
+  sealAead,
+  signEd25519,
+  verifyEd25519,
+  type Keystore,
+} from '../../src/crypto/index.js';
+import { randomId } from '../../src/util/index.js';
+import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
+
+type Security = 'off' | 'signed-encrypted';
+const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const u = new URL(url);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const N = Number(process.env.BENCH_N ?? 100_000);
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+/** Waits for `p`, or fails loudly after `ms` (a benchmark must never hang). */
+async function within(p: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+const rounds = (xs: number[]): string => `median of ${xs.length}: ${xs.map(fmt).join(', ')}`;
+
+function redisBenchmark(pipeline: number, n: number, key: string): number {
+  const out = execFileSync(
+    'redis-benchmark',
+    [
+      '-h',
+      u.hostname,
+      '-p',
+      u.port || '6379',
+      '-q',
+      '-n',
+      String(n),
+      '-P',
+      String(pipeline),
+      'XADD',
+      key,
+      '*',
+      'f',
+      'v',
+    ],
+    { encoding: 'utf8' },
+  );
+  const m = /([\d.]+) requests per second/.exec(out);
+  return m ? Number(m[1]) : NaN;
+}
+
+function rate(fn: () => void, ms = 500): number {
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    for (let i = 0; i < 20; i++) fn();
+    n += 20;
+  }
+  return (n * 1000) / (performance.now() - t0);
+}
+
+/** Sends n 1 KB messages with a sliding window of outstanding batches of send() calls. */
+async function pump(sender: Bus, n: number, payload: Buffer): Promise<void> {
+  const window: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i += 2048) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 2048); j++)
+      batch.push(sender.send({ from: 'src', to: 'sink', payload }));
+    window.push(Promise.all(batch));
+    if (window.length >= 8) await window.shift();
+  }
+  await Promise.all(window);
+}
+
+/** Rates of the rounds, and the CPU time (user + system, this process) spent per message. */
+async function directInProcess(
+  security: Security,
+  ks: Keystore,
+  prefix: string,
+): Promise<{ rates: number[]; cpuUs: number[] }> {
+  const opts = { redisUrl: url, prefix, security, ratePerSecond: 1e9, rateBurst: 1e9 } as const;
+  const sender = await createBus({ keystore: ks, options: opts });
+  const receiver = await createBus({ keystore: ks, options: opts });
+  const payload = randomBytes(1024);
+  let got = 0;
+  let target = 0;
+  let wake: () => void = () => undefined;
+  await receiver.consume('sink', () => {
+    if (++got === target) wake();
+  });
+  const rates: number[] = [];
+  const cpuUs: number[] = [];
+  for (let r = -1; r < ROUNDS; r++) {
+    const n = (security === 'off' ? N : Math.round(N * 0.6)) / (r < 0 ? 4 : 1);
+    got = 0;
+    target = n;
+    const done = new Promise<void>((res) => (wake = res));
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    await pump(sender, n, payload);
+    await within(done, 60_000, `direct ${security}: ${got}/${n} messages arrived`);
+    const cpu = process.cpuUsage(c0);
+    if (r < 0) continue; // round -1 warms up (JIT, keys)
+    rates.push(n / ((performance.now() - t0) / 1000));
+    cpuUs.push((cpu.user + cpu.system) / n);
+  }
+  await sender.close();
+  await receiver.close();
+  return { rates, cpuUs };
+}
+
+async function directTwoProcesses(
+  security: Security,
+  masterKey: Buffer,
+  keystorePrefix: string,
+  prefix: string,
+  ks: Keystore,
+): Promise<number[]> {
+  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const replies: ReceiverReply[] = [];
+  let notify: () => void = () => undefined;
+  child.on('message', (m: ReceiverReply) => {
+    replies.push(m);
+    notify();
+  });
+  const next = async (): Promise<ReceiverReply> => {
+    const deadline = Date.now() + 60_000;
+    while (replies.length === 0) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error('the receiver process stopped answering');
+      await new Promise<void>((r) => {
+        notify = r;
+        setTimeout(r, 200);
+      });
+    }
+    return replies.shift() as ReceiverReply;
+  };
+  const ask = (m: ReceiverRequest): void => void child.send(m);
+  ask({ kind: 'start', url, prefix, keystorePrefix, security, masterKey: masterKey.toString('hex') });
+  const ready = await next();
+  if (ready.kind !== RECEIVER_READY) throw new Error('receiver did not start');
+  const sender = await createBus({
+    keystore: ks,
+    options: { redisUrl: url, prefix, security, ratePerSecond: 1e9, rateBurst: 1e9 },
+  });
+  const payload = randomBytes(1024);
+  const out: number[] = [];
+  for (let r = -1; r < ROUNDS; r++) {
+    const n = (security === 'off' ? N : Math.round(N * 0.6)) / (r < 0 ? 4 : 1);
+    ask({ kind: 'expect', n });
+    await next();
+    const t0 = performance.now();
+    await pump(sender, n, payload);
+    const done = await next();
+    if (done.kind !== 'done') throw new Error('receiver failed');
+    if (r >= 0) out.push(n / ((performance.now() - t0) / 1000)); // round -1 warms up
+  }
+  ask({ kind: 'stop' });
+  await sender.close();
+  await new Promise((r) => child.on('exit', r));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const prefix = `bench:${randomId('bus')}`;
+  const admin = createClient({ url });
+  await admin.connect();
+  const masterKey = randomBytes(32);
+  const ks = createKeystore({ masterKey, backend: createRedisKeystoreBackend(admin, prefix) });
+  console.log(
+    `# bus benchmark (node ${process.version}, redis ${url}, ${ROUNDS} rounds); shared 2-core machine: noisy`,
+  );
+
+  // raw limits, same run
+  const rawKey = `${prefix}:raw`;
+  const xaddP64 = redisBenchmark(64, 400_000, rawKey);
+  const xaddP1 = redisBenchmark(1, 50_000, rawKey);
+  await admin.del(rawKey);
+  const pings: number[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const t = performance.now();
+    await admin.ping();
+    if (i >= 300) pings.push(performance.now() - t);
+  }
+  pings.sort((a, b) => a - b);
+  const ping50 = pings[Math.floor(pings.length * 0.5)] as number;
+  const ping99 = pings[Math.floor(pings.length * 0.99)] as number;
+  const pair = generateSigningKeyPair();
+  const msg = randomBytes(200);
+  const sig = signEd25519(pair.privateKey, msg);
+  const signRate = rate(() => signEd25519(pair.privateKey, msg));
+  const verifyRate = rate(() => verifyEd25519(pair.publicKey, msg, sig));
+  const k = randomBytes(32);
+  const kb = randomBytes(1024);
+  const aes1k = rate(() => sealAead(k, kb, msg));
+  const frame = randomBytes(256 * 1024);
+  const nonce = randomBytes(12);
+  const aesMBs =
+    (rate(() => {
+      const c = createCipheriv('aes-256-gcm', k, nonce);
+      c.update(frame);
+      c.final();
+    }) *
+      256) /
+    1024;
+  const shaMBs = (rate(() => createHash('sha256').update(frame).digest()) * 256) / 1024;
+  console.log('raw limits (same run):');
+  console.log(
+    `  redis-benchmark XADD pipelined (-P 64): ${fmt(xaddP64)} /s   unpipelined (-P 1): ${fmt(xaddP1)} /s`,
+  );
+  console.log(
+    `  Node→Redis sequential PING round trip: p50 ${ping50.toFixed(3)} ms, p99 ${ping99.toFixed(3)} ms`,
+  );
+  console.log(`  Node Ed25519 sign: ${fmt(signRate)} /s   verify: ${fmt(verifyRate)} /s (one core)`);
+  console.log(
+    `  Node AES-256-GCM: one 1 KB seal per call ${fmt(aes1k)} /s; bulk ${fmt(aesMBs)} MB/s (= ${fmt(aesMBs * 1024)} KB msgs/s)   SHA-256: ${fmt(shaMBs)} MB/s`,
+  );
+  const raw = `[raw: XADD -P64 ${fmt(xaddP64)}/s, -P1 ${fmt(xaddP1)}/s]`;
+  const rawSec = `[raw: verify ${fmt(verifyRate)}/s, AES-GCM 1 KB seal ${fmt(aes1k)}/s, bulk ${fmt(aesMBs)} MB/s, SHA-256 ${fmt(shaMBs)} MB/s]`;
+
+  for (const security of ['off', 'signed-encrypted'] as const) {
+    const target = security === 'off' ? 'target 150,000; floor 100,000' : 'target 50,000';
+    const { rates: one, cpuUs } = await directInProcess(security, ks, `${prefix}:d1:${security}`);
+    const us = median(cpuUs);
+    console.log(
+      `direct 1 KB at-least-once, ${security}, sender+receiver in one process: ${fmt(median(one))} msg/s (${rounds(one)}) (${target}) ${security === 'off' ? raw : rawSec}`,
+    );
+    console.log(
+      `  CPU per message, send + receive, this process: ${us.toFixed(2)} µs (median) = ${fmt(1e6 / us)} msg/s per fully available core`,
+    );
+    const two = await directTwoProcesses(security, masterKey, prefix, `${prefix}:d2:${security}`, ks);
+    console.log(
+      `direct 1 KB at-least-once, ${security}, receiver in a second process:   ${fmt(median(two))} msg/s (${rounds(two)}) (${target})`,
+    );
+  }
+
+  // request/response latency under light load (sequential requests)
+  const bus: Bus = await createBus({ keystore: ks, options: { redisUrl: url, prefix: `${prefix}:rr` } });
+  await bus.consume('server', async (m) => {
+    if (m.kind === 'request') await bus.reply(m, { from: 'server', payload: m.payload });
+  });
+  await bus.consume('client', () => undefined);
+  const p50s: number[] = [];
+  const p99s: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const lat: number[] = [];
+    for (let i = 0; i < 1100; i++) {
+      const t = performance.now();
+      await bus.request({ from: 'client', to: 'server', payload: randomBytes(256), timeoutMs: 5000 });
+      if (i >= 100) lat.push(performance.now() - t);
+    }
+    lat.sort((a, b) => a - b);
+    const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] as number;
+    p50s.push(pct(0.5));
+    p99s.push(pct(0.99));
+  }
+  const ms = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(', ');
+  console.log(
+    `request/response (signed + encrypted, 256 B, sequential): p50 ${median(p50s).toFixed(2)} ms (${ms(p50s)})  p99 ${median(p99s).toFixed(2)} ms (${ms(p99s)})  (target p99 < 2 ms; seed < 10 ms) [raw: PING round trip p50 ${ping50.toFixed(3)} ms, p99 ${ping99.toFixed(3)} ms; sign ${(1000 / signRate).toFixed(3)} ms, verify ${(1000 / verifyRate).toFixed(3)} ms; a request/response is ≥ 4 sequential Redis round trips + 2 signs + 2 verifies]`,
+  );
+  await bus.close();
+
+  // pub/sub fan-out to 100 subscribers
+  for (const security of ['off', 'signed-encrypted'] as const) {
+    const fan = await createBus({
+      keystore: ks,
+      options: {
+        redisUrl: url,
+        prefix: `${prefix}:fan:${security}`,
+        security,
+        ratePerSecond: 1e9,
+        rateBurst: 1e9,
+      },
+    });
+    const subs = 100;
+    const msgs = 500;
+    let deliveries = 0;
+    let expected = 0;
+    let wake: () => void = () => undefined;
+    const handles = [];
+    for (let s = 0; s < subs; s++) {
+      handles.push(
+        await fan.subscribe({
+          agentId: `s${s}`,
+          topic: 'news',
+          handler: () => {
+            if (++deliveries === expected) wake();
+          },
+        }),
+      );
+    }
+    const payload = randomBytes(1024);
+    const out: number[] = [];
+    for (let r = -1; r < ROUNDS; r++) {
+      const m = r < 0 ? msgs / 5 : msgs; // round -1 warms up
+      deliveries = 0;
+      expected = subs * m;
+      const done = new Promise<void>((res) => (wake = res));
+      const t0 = performance.now();
+      const ps = [];
+      for (let i = 0; i < m; i++) ps.push(fan.publish({ from: 'pub', topic: 'news', payload }));
+      await Promise.all(ps);
+      await within(done, 60_000, `fan-out ${security}: ${deliveries}/${expected} deliveries`);
+      if (r >= 0) out.push(expected / ((performance.now() - t0) / 1000));
+    }
+    console.log(
+      `pub/sub fan-out to ${subs} subscribers (1 KB, ${security}): ${fmt(median(out))} deliveries/s (${rounds(out)}) ${security === 'off' ? raw : rawSec}`,
+    );
+    await fan.close();
+  }
+
+  let cursor = '0';
+  do {
+    const r = await admin.scan(cursor, { MATCH: `${prefix}:*`, COUNT: 1000 });
+    cursor = String(r.cursor);
+    if (r.keys.length > 0) await admin.del(r.keys);
+  } while (cursor !== '0');
+  await admin.close();
+}
+
+await main();

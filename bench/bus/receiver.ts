@@ -1,0 +1,44 @@
+/**
+ * The receiving side of the two-process direct benchmark (forked by bench/bus/bus.ts): consumes the
+ * 'sink' inbox with its own bus and keystore (same Redis, prefix and master key) and reports when
+ * the expected number of messages has arrived.
+ */
+import { createClient } from 'redis';
+import { createBus, type Bus } from '../../src/bus/index.js';
+import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
+import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
+
+const reply = (m: ReceiverReply): void => void process.send?.(m);
+let bus: Bus | undefined;
+let admin: ReturnType<typeof createClient> | undefined;
+let got = 0;
+let target = Infinity;
+
+process.on('message', (m: ReceiverRequest) => {
+  void (async () => {
+    if (m.kind === 'start') {
+      admin = createClient({ url: m.url });
+      await admin.connect();
+      const keystore = createKeystore({
+        masterKey: Buffer.from(m.masterKey, 'hex'),
+        backend: createRedisKeystoreBackend(admin, m.keystorePrefix),
+      });
+      bus = await createBus({
+        keystore,
+        options: { redisUrl: m.url, prefix: m.prefix, security: m.security },
+      });
+      await bus.consume('sink', () => {
+        if (++got === target) reply({ kind: 'done', n: got });
+      });
+      reply({ kind: RECEIVER_READY });
+    } else if (m.kind === 'expect') {
+      got = 0;
+      target = m.n;
+      reply({ kind: 'expecting' });
+    } else {
+      await bus?.close();
+      await admin?.close();
+      process.disconnect();
+    }
+  })();
+});

@@ -1,0 +1,644 @@
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
+import { z } from 'zod';
+import { parseOrThrow } from '../config/errors.js';
+import type { Keystore, RedisCommander } from '../crypto/index.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { randomId } from '../util/ids.js';
+import { StreamConsumer, type BusMessage, type ConsumerSpec, type MessageHandler } from './consumer.js';
+import { audit, type BusContext } from './context.js';
+import type { DeadLetterReason } from './dead-letter-reason.js';
+import { DeadLetters } from './dead-letters.js';
+import { DELIVERY_LEVELS, type DeliveryLevel, type EnvelopeHeader, type MessageKind } from './envelope.js';
+import { BusRateLimitError, BusRejectedError, BusTimeoutError, BusUsageError } from './errors.js';
+import {
+  allowAllPolicy,
+  checkSendFailClosed,
+  noopAuditSink,
+  type BusAuditSink,
+  type PreSendPolicy,
+} from './hooks.js';
+import { compileBusOptions, type BusOptions, type BusOptionsInput } from './options.js';
+import { TokenBuckets } from './rate-limiter.js';
+import { FrameWriter, type Outgoing } from './sender.js';
+import { agentKeyOwner, BROADCAST_KEY_OWNER, streamKeys, TOPICS_KEY_OWNER } from './stream-keys.js';
+
+/** The outcome of a send: queued on its stream, or dead-lettered with a reason. */
+export type SendResult =
+  | { readonly id: string; readonly status: 'queued'; readonly entryId: string }
+  | {
+      readonly id: string;
+      readonly status: 'dead_lettered';
+      readonly reason: DeadLetterReason;
+      readonly detail: string;
+    };
+
+export type Payload = Buffer | Uint8Array<ArrayBufferLike> | string;
+
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const TOPIC = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,255}$/;
+const agentId = z
+  .string()
+  .regex(AGENT_ID, 'agent ids are 1-128 letters, digits, _ . - starting with a letter or digit');
+const payload = z.union([z.string(), z.instanceof(Uint8Array)], {
+  error: 'payload must be a string, Buffer or Uint8Array',
+});
+const common = {
+  from: agentId,
+  payload,
+  delivery: z.enum(DELIVERY_LEVELS as [DeliveryLevel, ...DeliveryLevel[]]).optional(),
+  ttlMs: z.int().min(1).optional(),
+};
+const sendSchema = z.strictObject({ ...common, to: agentId });
+const publishSchema = z.strictObject({
+  ...common,
+  topic: z.string().regex(TOPIC, 'topics are 1-256 letters, digits, _ . : / -'),
+});
+const broadcastSchema = z.strictObject(common);
+const requestSchema = z.strictObject({
+  ...common,
+  to: agentId,
+  timeoutMs: z.int().min(1).max(3_600_000).optional(),
+});
+const subscribeSchema = z
+  .strictObject({
+    agentId,
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'name is 1-128 letters, digits, _ . : -')
+      .optional(),
+    topic: z.string().regex(TOPIC).optional(),
+    prefix: z.string().min(1).max(256).optional(),
+    delivery: z.enum(DELIVERY_LEVELS as [DeliveryLevel, ...DeliveryLevel[]]).optional(),
+    startAt: z.enum(['new', 'all']).optional(),
+  })
+  .refine((s) => (s.topic === undefined) !== (s.prefix === undefined), {
+    message: 'give exactly one of topic (exact) or prefix',
+    path: ['topic'],
+  });
+
+const LEVELS = new Set<unknown>(DELIVERY_LEVELS);
+const COMMON_KEYS = ['from', 'payload', 'delivery', 'ttlMs'];
+const SEND_KEYS = new Set([...COMMON_KEYS, 'to']);
+const PUBLISH_KEYS = new Set([...COMMON_KEYS, 'topic']);
+const BROADCAST_KEYS = new Set(COMMON_KEYS);
+const REQUEST_KEYS = new Set([...COMMON_KEYS, 'to', 'timeoutMs']);
+
+/**
+ * The hot-path input check: true only for inputs the zod schema accepts unchanged. Anything else
+ * goes through the schema, which either accepts it or throws the ConfigError naming the field.
+ */
+function quick(i: unknown, keys: ReadonlySet<string>): i is Record<string, unknown> {
+  if (typeof i !== 'object' || i === null || Object.getPrototypeOf(i) !== Object.prototype) return false;
+  const r = i as Record<string, unknown>;
+  for (const k in r) if (!keys.has(k)) return false;
+  const { from, payload, delivery, ttlMs } = r;
+  return (
+    typeof from === 'string' &&
+    AGENT_ID.test(from) &&
+    (typeof payload === 'string' || payload instanceof Uint8Array) &&
+    (delivery === undefined || LEVELS.has(delivery)) &&
+    (ttlMs === undefined || (Number.isSafeInteger(ttlMs) && (ttlMs as number) >= 1))
+  );
+}
+
+function checked<T>(
+  schema: z.ZodType<T>,
+  raw: unknown,
+  keys: ReadonlySet<string>,
+  extra: (r: Record<string, unknown>) => boolean,
+  subject: string,
+): T {
+  return quick(raw, keys) && extra(raw) ? (raw as T) : parseOrThrow(schema, raw, subject);
+}
+const isAgent = (v: unknown): boolean => typeof v === 'string' && AGENT_ID.test(v);
+
+type WithPayload<T> = Omit<T, 'payload'> & { payload: Payload };
+export type SendInput = WithPayload<z.input<typeof sendSchema>>;
+export type PublishInput = WithPayload<z.input<typeof publishSchema>>;
+export type BroadcastInput = WithPayload<z.input<typeof broadcastSchema>>;
+export type RequestInput = WithPayload<z.input<typeof requestSchema>>;
+export type SubscribeInput = z.input<typeof subscribeSchema> & { handler: MessageHandler };
+
+/** A running consumer; `close()` stops it gracefully. */
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+export interface CreateBusInput {
+  readonly options?: BusOptionsInput;
+  /** Required when options.security is 'signed-encrypted' (the default). */
+  readonly keystore?: Keystore;
+  readonly policy?: PreSendPolicy;
+  readonly audit?: BusAuditSink;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+/** The message bus on Redis Streams (see docs/bus.md). */
+export interface Bus {
+  readonly options: BusOptions;
+  readonly deadLetters: DeadLetters;
+  /** Makes an agent a known recipient and creates its inbox and broadcast groups. */
+  register(agentId: string): Promise<void>;
+  unregister(agentId: string): Promise<void>;
+  send(input: SendInput): Promise<SendResult>;
+  publish(input: PublishInput): Promise<SendResult>;
+  broadcast(input: BroadcastInput): Promise<SendResult>;
+  /** Sends a request and waits for the reply; BusTimeoutError after timeoutMs. `from` must be consuming on this bus. */
+  request(input: RequestInput): Promise<BusMessage>;
+  reply(to: BusMessage, input: { from: string; payload: Payload; ttlMs?: number }): Promise<SendResult>;
+  /** Consumes an agent's inbox (direct, requests, replies) and broadcasts. */
+  consume(
+    agentId: string,
+    handler: MessageHandler,
+    options?: { delivery?: DeliveryLevel; consumerName?: string },
+  ): Promise<Subscription>;
+  /** A durable topic subscription (exact topic or prefix), its own consumer group. */
+  subscribe(input: SubscribeInput): Promise<Subscription>;
+  /** Writes pending batches now. */
+  flush(): Promise<void>;
+  /** Stops consumers gracefully, writes pending batches, closes connections. */
+  close(): Promise<void>;
+  /** Drops everything at once without acking (what a crash looks like; for tests). */
+  destroy(): void;
+}
+
+type Client = ReturnType<typeof createClient>;
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+/** A message in a lane's batch; settles the send() promise (a class: no closures per message). */
+class PendingSend implements Outgoing {
+  constructor(
+    readonly header: EnvelopeHeader,
+    readonly payload: Buffer,
+    private readonly res: (r: SendResult) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+  resolve(entryId: string): void {
+    this.res({ id: this.header.id, status: 'queued', entryId });
+  }
+}
+
+export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
+  const options = compileBusOptions(input.options);
+  if (options.security === 'signed-encrypted' && !input.keystore) {
+    throw new BusUsageError(
+      "security 'signed-encrypted' needs a keystore: pass createBus({ keystore }) or set options.security to 'off'",
+    );
+  }
+  const logger = input.logger ?? silentLogger;
+  const main: Client = createClient({ url: options.redisUrl });
+  main.on('error', (error: unknown) => logger.warn({ err: error }, 'bus redis connection error'));
+  await main.connect();
+  const redis = main as unknown as RedisCommander;
+  const keys = streamKeys(options.prefix);
+  const ctx: BusContext = {
+    redis,
+    options,
+    keys,
+    keystore: options.security === 'signed-encrypted' ? input.keystore : undefined,
+    policy: input.policy ?? allowAllPolicy,
+    audit: input.audit ?? noopAuditSink,
+    logger,
+    deadLetters: new DeadLetters(redis, keys),
+    now: input.now ?? Date.now,
+  };
+  const audited = ctx.audit !== noopAuditSink;
+  const writer = new FrameWriter(ctx, audited);
+  const buckets = new TokenBuckets(options.ratePerSecond, options.rateBurst, ctx.now);
+  const known = new Map<string, { known: boolean; at: number }>();
+  const consumers = new Set<{ consumer: StreamConsumer; client: Client }>();
+  const consuming = new Map<string, number>();
+  const pending = new Map<string, { resolve(m: BusMessage): void; timer: NodeJS.Timeout }>();
+  let closed = false;
+
+  const ensureOpen = (): void => {
+    if (closed) throw new BusUsageError('the bus is closed; create a new one with createBus()');
+  };
+
+  async function createGroup(stream: string, group: string, start: string): Promise<void> {
+    try {
+      await redis.sendCommand(['XGROUP', 'CREATE', stream, group, start, 'MKSTREAM']);
+    } catch (error) {
+      if (!String((error as Error)?.message).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  async function isKnown(id: string): Promise<boolean> {
+    const hit = known.get(id);
+    const t = ctx.now();
+    if (hit && t - hit.at < options.registryCacheMs) return hit.known;
+    const v = (await redis.sendCommand<number>(['SISMEMBER', keys.agents, id])) === 1;
+    known.set(id, { known: v, at: t });
+    return v;
+  }
+
+  async function startConsumer(spec: ConsumerSpec): Promise<{ consumer: StreamConsumer; client: Client }> {
+    const client: Client = createClient({ url: options.redisUrl });
+    client.on('error', (error: unknown) => logger.debug({ err: error }, 'bus blocking connection error'));
+    await client.connect();
+    const consumer = new StreamConsumer(ctx, client, spec, audited);
+    const entry = { consumer, client };
+    consumers.add(entry);
+    consumer.start();
+    return entry;
+  }
+
+  async function stopConsumer(entry: { consumer: StreamConsumer; client: Client }): Promise<void> {
+    consumers.delete(entry);
+    const stopped = entry.consumer.stop();
+    entry.client.destroy();
+    await stopped;
+  }
+
+  const policed = ctx.policy !== allowAllPolicy;
+  const inboxes = new Map<string, string>();
+  const inboxOf = (agent: string): string => {
+    let k = inboxes.get(agent);
+    if (k === undefined) {
+      k = keys.inbox(agent);
+      if (inboxes.size < 100_000) inboxes.set(agent, k);
+    }
+    return k;
+  };
+
+  /** The registry answer if the local copy is fresh enough, else undefined (ask Redis). */
+  function knownCached(id: string): boolean | undefined {
+    const hit = known.get(id);
+    return hit && ctx.now() - hit.at < options.registryCacheMs ? hit.known : undefined;
+  }
+
+  function drop(
+    id: string,
+    kind: MessageKind,
+    from: string,
+    to: string,
+    reason: DeadLetterReason,
+    detail: string,
+  ): Promise<SendResult> {
+    return ctx.deadLetters
+      .add({ reason, detail, messageId: id, from, to, kind, stream: '', group: '' })
+      .then(() => {
+        audit(ctx, { kind: 'message.dropped', messageId: id, from, to, reason, detail, at: ctx.now() });
+        return { id, status: 'dead_lettered', reason, detail } as const;
+      });
+  }
+
+  /**
+   * The send path. Cheap checks run synchronously; when the policy answers synchronously and the
+   * recipient is in the registry cache, the message goes straight into its lane's batch without
+   * an await. Otherwise the checks run asynchronously, queued per lane so order is kept.
+   */
+  function submit(
+    kind: MessageKind,
+    from: string,
+    to: string,
+    stream: string,
+    keyOwner: string,
+    data: Payload,
+    delivery: DeliveryLevel,
+    ttlMs: number | undefined,
+    corr: string | null,
+  ): Promise<SendResult> {
+    if (closed)
+      return Promise.reject(new BusUsageError('the bus is closed; create a new one with createBus()'));
+    const wait = buckets.take(from);
+    if (wait > 0) return Promise.reject(new BusRateLimitError(from, wait));
+    const id = randomUUID();
+    const body =
+      typeof data === 'string'
+        ? Buffer.from(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (body.length > options.maxMessageBytes)
+      return drop(
+        id,
+        kind,
+        from,
+        to,
+        'too_large',
+        `payload is ${body.length} bytes; the limit is ${options.maxMessageBytes}`,
+      );
+    const ttl = Math.min(ttlMs ?? options.defaultTtlMs, options.maxTtlMs);
+    const direct = kind === 'direct' || kind === 'request' || kind === 'reply';
+    const lane = writer.lane(
+      stream,
+      from,
+      direct ? to : '',
+      direct ? undefined : options.sharedStreamMaxLen,
+      keyOwner,
+    );
+    const judged = policed
+      ? checkSendFailClosed(ctx.policy, { messageId: id, kind, from, to, size: body.length, delivery })
+      : undefined;
+    const isSync = judged === undefined || !('then' in judged);
+    const cached = direct ? knownCached(to) : true;
+    if (lane.checks === undefined && isSync && cached !== undefined) {
+      if (judged && !judged.allowed)
+        return drop(id, kind, from, to, 'policy_denied', judged.reasons.join('; ') || 'policy denied');
+      if (!cached)
+        return drop(id, kind, from, to, 'unknown_recipient', `agent '${to}' is not registered on this bus`);
+      return new Promise<SendResult>((res, rej) =>
+        writer.enqueue(
+          lane,
+          new PendingSend(
+            { id, kind, to, ts: ctx.now(), ttl, delivery, corr, len: body.length },
+            body,
+            res,
+            rej,
+          ),
+        ),
+      );
+    }
+    return new Promise<SendResult>((resolve, reject) => {
+      const step = (lane.checks ?? Promise.resolve()).then(async () => {
+        try {
+          const decision = await judged;
+          if (decision && !decision.allowed) {
+            resolve(
+              drop(id, kind, from, to, 'policy_denied', decision.reasons.join('; ') || 'policy denied'),
+            );
+            return;
+          }
+          if (direct && !(await isKnown(to))) {
+            resolve(
+              drop(id, kind, from, to, 'unknown_recipient', `agent '${to}' is not registered on this bus`),
+            );
+            return;
+          }
+          if (closed) throw new BusUsageError('the bus is closed; create a new one with createBus()');
+          writer.enqueue(
+            lane,
+            new PendingSend(
+              { id, kind, to, ts: ctx.now(), ttl, delivery, corr, len: body.length },
+              body,
+              resolve,
+              reject,
+            ),
+          );
+        } catch (error) {
+          reject(asError(error));
+        }
+      });
+      lane.checks = step;
+      void step.then(() => {
+        if (lane.checks === step) lane.checks = undefined;
+      });
+    });
+  }
+
+  const inboxAccept =
+    (agent: string) =>
+    (env: EnvelopeHeader): 'deliver' | 'wrong_recipient' =>
+      (env.kind === 'direct' || env.kind === 'request' || env.kind === 'reply') && env.to === agent
+        ? 'deliver'
+        : 'wrong_recipient';
+
+  const bus: Bus = {
+    options,
+    deadLetters: ctx.deadLetters,
+    async register(id) {
+      ensureOpen();
+      parseOrThrow(agentId, id, 'agent id');
+      await createGroup(keys.inbox(id), 'inbox', '0');
+      await createGroup(keys.broadcast, `agent:${id}`, '$');
+      await redis.sendCommand(['SADD', keys.agents, id]);
+      known.set(id, { known: true, at: ctx.now() });
+    },
+    async unregister(id) {
+      ensureOpen();
+      await redis.sendCommand(['SREM', keys.agents, id]);
+      known.delete(id);
+    },
+    send(raw) {
+      let i: z.output<typeof sendSchema>;
+      try {
+        i = checked(sendSchema, raw, SEND_KEYS, (r) => isAgent(r.to), 'bus.send input');
+      } catch (error) {
+        return Promise.reject(asError(error));
+      }
+      return submit(
+        'direct',
+        i.from,
+        i.to,
+        inboxOf(i.to),
+        '',
+        i.payload,
+        i.delivery ?? 'at-least-once',
+        i.ttlMs,
+        null,
+      );
+    },
+    publish(raw) {
+      let i: z.output<typeof publishSchema>;
+      try {
+        i = checked(
+          publishSchema,
+          raw,
+          PUBLISH_KEYS,
+          (r) => typeof r.topic === 'string' && TOPIC.test(r.topic),
+          'bus.publish input',
+        );
+      } catch (error) {
+        return Promise.reject(asError(error));
+      }
+      return submit(
+        'topic',
+        i.from,
+        i.topic,
+        keys.topics,
+        TOPICS_KEY_OWNER,
+        i.payload,
+        i.delivery ?? 'at-least-once',
+        i.ttlMs,
+        null,
+      );
+    },
+    broadcast(raw) {
+      let i: z.output<typeof broadcastSchema>;
+      try {
+        i = checked(broadcastSchema, raw, BROADCAST_KEYS, () => true, 'bus.broadcast input');
+      } catch (error) {
+        return Promise.reject(asError(error));
+      }
+      return submit(
+        'broadcast',
+        i.from,
+        '*',
+        keys.broadcast,
+        BROADCAST_KEY_OWNER,
+        i.payload,
+        i.delivery ?? 'at-least-once',
+        i.ttlMs,
+        null,
+      );
+    },
+    async request(raw) {
+      const i = checked(
+        requestSchema,
+        raw,
+        REQUEST_KEYS,
+        (r) =>
+          isAgent(r.to) &&
+          (r.timeoutMs === undefined ||
+            (Number.isSafeInteger(r.timeoutMs) &&
+              (r.timeoutMs as number) >= 1 &&
+              (r.timeoutMs as number) <= 3_600_000)),
+        'bus.request input',
+      );
+      if (!consuming.get(i.from)) {
+        throw new BusUsageError(
+          `'${i.from}' must consume its inbox on this bus (bus.consume('${i.from}', ...)) before it can receive replies`,
+        );
+      }
+      const timeoutMs = i.timeoutMs ?? 10_000;
+      const corr = randomUUID();
+      const reply = new Promise<BusMessage>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(corr);
+          reject(new BusTimeoutError(i.to, corr, timeoutMs));
+        }, timeoutMs);
+        pending.set(corr, { resolve, timer });
+      });
+      // the request carries its own id as the correlation id of the reply
+      const result = await submit(
+        'request',
+        i.from,
+        i.to,
+        inboxOf(i.to),
+        '',
+        i.payload,
+        i.delivery ?? 'at-least-once',
+        i.ttlMs ?? timeoutMs,
+        corr,
+      ).catch((error: unknown) => {
+        const p = pending.get(corr);
+        if (p) clearTimeout(p.timer);
+        pending.delete(corr);
+        throw error;
+      });
+      if (result.status === 'dead_lettered') {
+        const p = pending.get(corr);
+        if (p) clearTimeout(p.timer);
+        pending.delete(corr);
+        void reply.catch(() => undefined);
+        throw new BusRejectedError(result.id, result.reason, result.detail);
+      }
+      return reply;
+    },
+    reply(to, raw) {
+      let from: string;
+      try {
+        from = isAgent(raw.from) ? raw.from : parseOrThrow(agentId, raw.from, 'bus.reply from');
+        if (to.kind !== 'request' || !to.correlationId)
+          throw new BusUsageError(
+            `message ${to.id} is a ${to.kind}, not a request; only requests can be replied to`,
+          );
+      } catch (error) {
+        return Promise.reject(asError(error));
+      }
+      return submit(
+        'reply',
+        from,
+        to.from,
+        inboxOf(to.from),
+        '',
+        raw.payload,
+        to.delivery,
+        raw.ttlMs,
+        to.correlationId,
+      );
+    },
+    async consume(id, handler, opts = {}) {
+      ensureOpen();
+      parseOrThrow(agentId, id, 'agent id');
+      await bus.register(id);
+      const name = opts.consumerName ?? randomId('c');
+      const intercept = (m: BusMessage): boolean => {
+        if (m.kind !== 'reply' || !m.correlationId) return false;
+        const p = pending.get(m.correlationId);
+        if (!p) return false;
+        pending.delete(m.correlationId);
+        clearTimeout(p.timer);
+        p.resolve(m);
+        return true;
+      };
+      const inbox = await startConsumer({
+        stream: keys.inbox(id),
+        group: 'inbox',
+        consumer: name,
+        delivery: opts.delivery,
+        deleteAfterAck: true,
+        accept: inboxAccept(id),
+        keyOwner: agentKeyOwner(id),
+        intercept,
+        handler,
+      });
+      const bcast = await startConsumer({
+        stream: keys.broadcast,
+        group: `agent:${id}`,
+        consumer: name,
+        delivery: opts.delivery,
+        deleteAfterAck: false,
+        accept: (env) => (env.kind === 'broadcast' ? 'deliver' : 'wrong_recipient'),
+        keyOwner: BROADCAST_KEY_OWNER,
+        handler,
+      });
+      consuming.set(id, (consuming.get(id) ?? 0) + 1);
+      return {
+        async close() {
+          consuming.set(id, (consuming.get(id) ?? 1) - 1);
+          await Promise.all([stopConsumer(inbox), stopConsumer(bcast)]);
+        },
+      };
+    },
+    async subscribe(raw) {
+      ensureOpen();
+      const { handler, ...rest } = raw;
+      const i = parseOrThrow(subscribeSchema, rest, 'bus.subscribe input');
+      if (typeof handler !== 'function') throw new BusUsageError('bus.subscribe needs a handler function');
+      const match =
+        i.topic !== undefined
+          ? (t: string) => t === i.topic
+          : (t: string) => t.startsWith(i.prefix as string);
+      const group = `sub:${i.name ?? `${i.agentId}:${i.topic ?? `${i.prefix}*`}`}`;
+      await createGroup(keys.topics, group, i.startAt === 'all' ? '0' : '$');
+      const entry = await startConsumer({
+        stream: keys.topics,
+        group,
+        consumer: randomId('c'),
+        delivery: i.delivery,
+        deleteAfterAck: false,
+        accept: (env) => (env.kind !== 'topic' ? 'wrong_recipient' : match(env.to) ? 'deliver' : 'skip'),
+        keyOwner: TOPICS_KEY_OWNER,
+        handler,
+      });
+      return { close: () => stopConsumer(entry) };
+    },
+    async flush() {
+      await writer.drain();
+    },
+    async close() {
+      if (closed) return;
+      await writer.drain();
+      closed = true;
+      await Promise.all([...consumers].map((c) => stopConsumer(c)));
+      for (const p of pending.values()) clearTimeout(p.timer);
+      await main.close();
+    },
+    destroy() {
+      closed = true;
+      for (const c of consumers) {
+        void c.consumer.stop();
+        c.client.destroy();
+      }
+      consumers.clear();
+      for (const p of pending.values()) clearTimeout(p.timer);
+      main.destroy();
+    },
+  };
+  return bus;
+}

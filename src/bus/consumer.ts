@@ -1,0 +1,546 @@
+import { createDecipheriv } from 'node:crypto';
+import { AEAD_TAG_BYTES, verifyEd25519, type RedisCommander } from '../crypto/index.js';
+import { COMMIT_EXACTLY_ONCE_LUA } from './commit-exactly-once.lua.js';
+import { audit, type BusContext } from './context.js';
+import type { DeadLetterReason } from './dead-letter-reason.js';
+import type { DeadFrameLetter } from './dead-letters.js';
+import type { DeliveryLevel, EnvelopeHeader, MessageKind } from './envelope.js';
+import { frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
+import { runScript } from './scripts.js';
+import { SEEN_CHECK_LUA } from './seen-check.lua.js';
+import { agentKeyOwner } from './stream-keys.js';
+
+/** A delivered message, decrypted and verified. */
+export interface BusMessage {
+  readonly id: string;
+  readonly kind: MessageKind;
+  readonly from: string;
+  /** Recipient agent id, topic, or '*' for broadcast. */
+  readonly to: string;
+  /**
+   * The body. It is a view into the frame's buffer (no copy): copy it (`Buffer.from(payload)`) to
+   * keep a small part of a large frame alive for long.
+   */
+  readonly payload: Buffer;
+  readonly timestamp: number;
+  readonly correlationId: string | null;
+  readonly delivery: DeliveryLevel;
+  /** 1 on first delivery; more after redeliveries. */
+  readonly deliveryCount: number;
+  readonly entryId: string;
+}
+
+export type MessageHandler = (message: BusMessage) => Promise<void> | void;
+
+/** What a stream consumer reads and how it judges each message. */
+export interface ConsumerSpec {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  /** Overrides the per-message delivery level (per-subscription level). */
+  readonly delivery: DeliveryLevel | undefined;
+  /** XDEL entries once acked (single-group inbox streams). */
+  readonly deleteAfterAck: boolean;
+  /** deliver, skip silently (a topic that does not match), or reject as wrong_recipient. */
+  accept(env: EnvelopeHeader): 'deliver' | 'skip' | 'wrong_recipient';
+  /** Keystore owner of the key this stream's frames are encrypted with. */
+  readonly keyOwner: string;
+  /** Returns true when the message was a reply taken by a waiting request. */
+  intercept?(message: BusMessage): boolean;
+  readonly handler: MessageHandler;
+}
+
+const BUF = { typeMapping: { 36: Buffer } };
+type RawEntry = [Buffer, Buffer[] | null];
+const EMPTY: Buffer = Buffer.alloc(0);
+/** Unanswered acks after which the reader waits for them before reading more. */
+const MAX_PENDING_ACKS = 64;
+
+/** One stream entry on its way through the receive pipeline. */
+interface Received {
+  readonly entryId: string;
+  readonly deliveryCount: number;
+  readonly h: Buffer;
+  readonly s: Buffer;
+  readonly c: Buffer;
+  readonly t: Buffer;
+  header: FrameFields | undefined;
+  fid: string;
+  envs: EnvelopeHeader[];
+  /** Byte offset of each message's body in `c`. */
+  offsets: number[];
+  /** Indexes still to deliver, in order. */
+  todo: number[];
+  letters: DeadFrameLetter[];
+}
+
+/** Reads one stream as one consumer of one group: XREADGROUP, XAUTOCLAIM, verify, decrypt, dispatch, ack. */
+export class StreamConsumer {
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private readonly acks = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly ctx: BusContext,
+    private readonly blocking: RedisCommander,
+    private readonly spec: ConsumerSpec,
+    private readonly audited: boolean,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops reading; in-flight handling and acks finish (graceful). */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loopDone;
+    await Promise.allSettled([...this.acks]);
+  }
+
+  private async loop(): Promise<void> {
+    const { options, logger } = this.ctx;
+    const noAck = this.spec.delivery === 'at-most-once';
+    let lastClaim = 0;
+    let failures = 0;
+    const args = [
+      'XREADGROUP',
+      'GROUP',
+      this.spec.group,
+      this.spec.consumer,
+      'COUNT',
+      String(options.readCount),
+    ];
+    args.push('BLOCK', String(Math.min(options.blockMs, options.claimIntervalMs)));
+    if (noAck) args.push('NOACK');
+    args.push('STREAMS', this.spec.stream, '>');
+    while (this.running) {
+      try {
+        if (!noAck && this.ctx.now() - lastClaim >= options.claimIntervalMs) {
+          lastClaim = this.ctx.now();
+          await this.reclaim();
+        }
+        const reply = await this.blocking.sendCommand<[Buffer, RawEntry[]][] | null>(args, BUF);
+        failures = 0;
+        if (!reply || !this.running) continue;
+        for (const [, entries] of reply) {
+          await this.processBatch(entries.map(([id, fields]) => [id.toString(), fields ?? [], 1] as const));
+        }
+      } catch (error) {
+        if (!this.running) break;
+        failures++;
+        const msg = (error as Error)?.message ?? '';
+        if (msg.includes('NOGROUP')) {
+          await this.ctx.redis
+            .sendCommand(['XGROUP', 'CREATE', this.spec.stream, this.spec.group, '0', 'MKSTREAM'])
+            .catch(() => undefined);
+        } else {
+          logger.warn({ err: error, stream: this.spec.stream }, 'bus consumer read failed; retrying');
+        }
+        const backoff = Math.min(2000, 50 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
+  }
+
+  /** Takes over entries idle longer than the visibility timeout (crashed or stuck consumers). */
+  private async reclaim(): Promise<void> {
+    const { stream, group, consumer } = this.spec;
+    let cursor = '0-0';
+    for (let round = 0; round < 10 && this.running; round++) {
+      const [next, entries] = await this.ctx.redis.sendCommand<[Buffer, RawEntry[], Buffer[]]>(
+        [
+          'XAUTOCLAIM',
+          stream,
+          group,
+          consumer,
+          String(this.ctx.options.visibilityTimeoutMs),
+          cursor,
+          'COUNT',
+          String(this.ctx.options.readCount),
+        ],
+        BUF,
+      );
+      const live = entries.filter((e): e is [Buffer, Buffer[]] => Array.isArray(e[1]));
+      if (live.length > 0) {
+        const first = (live[0] as [Buffer, Buffer[]])[0].toString();
+        const last = (live[live.length - 1] as [Buffer, Buffer[]])[0].toString();
+        const pending = await this.ctx.redis.sendCommand<[string, string, number, number][]>([
+          'XPENDING',
+          stream,
+          group,
+          first,
+          last,
+          String(live.length + 16),
+          consumer,
+        ]);
+        const counts = new Map(pending.map((p) => [String(p[0]), Number(p[3])]));
+        await this.processBatch(
+          live.map(([id, fields]) => {
+            const eid = id.toString();
+            return [eid, fields, counts.get(eid) ?? 2] as const;
+          }),
+        );
+      }
+      cursor = next.toString();
+      if (cursor === '0-0') break;
+    }
+  }
+
+  /**
+   * The receive pipeline for the entries of one read (docs/bus.md): per frame the size checks,
+   * the signature and the per-message checks; then one replay-window script and one exactly-once
+   * lookup for the whole read; then decryption and dispatch in stream order, and the acks.
+   */
+  async processBatch(entries: readonly (readonly [string, Buffer[], number])[]): Promise<void> {
+    const { ctx, spec } = this;
+    const frames = entries.map(([entryId, fields, count]) => this.parse(entryId, fields, count));
+
+    // replay window (security on): one script for the read, sent before the signatures are checked
+    // so its round trip overlaps the verification; its answer is applied before any delivery
+    const live = ctx.keystore ? frames.filter((f) => f.todo.length > 0) : [];
+    const seen =
+      live.length > 0
+        ? runScript<number[]>(
+            ctx.redis,
+            SEEN_CHECK_LUA,
+            live.map((f) => ctx.keys.seen(spec.stream, spec.group, f.fid)),
+            [String(ctx.options.replayWindowMs), ...live.map((f) => f.entryId)],
+          )
+        : undefined;
+    try {
+      for (const f of frames) await this.check(f);
+    } finally {
+      // never leave the script's promise unobserved, even if a check throws
+      void seen?.catch(() => undefined);
+    }
+    if (seen) {
+      const flags = await seen;
+      live.forEach((f, i) => {
+        if (Number(flags[i]) !== 1 || f.todo.length === 0) return;
+        for (const x of f.todo)
+          this.reject(f, x, 'replayed', `frame ${f.fid} was already seen in another entry`);
+        f.todo = [];
+      });
+    }
+
+    // exactly-once: skip messages already marked done (one MGET for the read)
+    const done = new Set<string>();
+    const exactly: string[] = [];
+    for (const f of frames)
+      for (const x of f.todo)
+        if (this.level(f.envs[x] as EnvelopeHeader) === 'exactly-once')
+          exactly.push((f.envs[x] as EnvelopeHeader).id);
+    if (exactly.length > 0) {
+      const marks = await ctx.redis.sendCommand<(string | null)[]>([
+        'MGET',
+        ...exactly.map((id) => ctx.keys.done(spec.stream, spec.group, id)),
+      ]);
+      exactly.forEach((id, i) => {
+        if (marks[i] !== null && marks[i] !== undefined) done.add(id);
+      });
+    }
+
+    for (const f of frames) {
+      if (await this.deliver(f, done)) this.ack(f.entryId);
+    }
+    // acks overlap the next read; only a long backlog of unanswered acks makes the reader wait
+    if (this.acks.size > MAX_PENDING_ACKS) await Promise.all([...this.acks]);
+  }
+
+  /**
+   * Acks (and for an inbox deletes) one entry as soon as its frame is done, without waiting for the
+   * reply: the next frame's handlers and the next read run meanwhile (stop() waits for them).
+   */
+  private ack(entryId: string): void {
+    const { ctx, spec } = this;
+    if (spec.delivery === 'at-most-once') return;
+    const p = ctx.redis.sendCommand(['XACK', spec.stream, spec.group, entryId]);
+    const all = spec.deleteAfterAck
+      ? Promise.all([p, ctx.redis.sendCommand(['XDEL', spec.stream, entryId])])
+      : p;
+    const tracked = all.catch((error: unknown) =>
+      ctx.logger.warn({ err: error, stream: spec.stream }, 'bus ack failed; the entry will be redelivered'),
+    );
+    this.acks.add(tracked);
+    void tracked.finally(() => this.acks.delete(tracked));
+  }
+
+  private level(env: EnvelopeHeader): DeliveryLevel {
+    return this.spec.delivery ?? env.delivery;
+  }
+
+  private reject(f: Received, index: number | undefined, reason: DeadLetterReason, detail: string): void {
+    const env = index === undefined ? undefined : f.envs[index];
+    f.letters.push({
+      reason,
+      detail,
+      index,
+      messageId: env?.id ?? '?',
+      from: f.header?.from ?? '?',
+      to: env?.to ?? '?',
+      kind: env?.kind ?? '?',
+    });
+  }
+
+  /** Step 1 for one entry, no crypto: parse the frame and check the sizes. */
+  private parse(entryId: string, fields: Buffer[], deliveryCount: number): Received {
+    const { keystore, options } = this.ctx;
+    let h = EMPTY;
+    let s = EMPTY;
+    let c = EMPTY;
+    let t = EMPTY;
+    let only: string | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = (fields[i] as Buffer).toString('latin1');
+      const value = fields[i + 1] as Buffer;
+      if (name === 'h') h = value;
+      else if (name === 's') s = value;
+      else if (name === 'c') c = value;
+      else if (name === 't') t = value;
+      else if (name === 'only') only = value.toString('latin1');
+    }
+    const f: Received = {
+      entryId,
+      deliveryCount,
+      h,
+      s,
+      c,
+      t,
+      header: undefined,
+      fid: '',
+      envs: [],
+      offsets: [],
+      todo: [],
+      letters: [],
+    };
+    const all = (reason: DeadLetterReason, detail: string): Received => {
+      for (const x of f.todo) this.reject(f, x, reason, detail);
+      f.todo = [];
+      return f;
+    };
+    try {
+      const read = readFrameHeader(h);
+      f.header = read.fields;
+      f.envs = read.envs;
+      f.fid = read.fields.fid.toString('hex');
+    } catch (error) {
+      this.reject(f, undefined, 'bad_signature', `malformed frame: ${(error as Error).message}`);
+      return f;
+    }
+    let at = 0;
+    for (const e of f.envs) {
+      f.offsets.push(at);
+      at += e.len;
+    }
+    if (only !== undefined) {
+      const i = Number(only);
+      if (!/^\d+$/.test(only) || i >= f.envs.length) {
+        this.reject(f, undefined, 'bad_signature', `replayed entry names message ${only}, not in the frame`);
+        return f;
+      }
+      f.todo = [i];
+    } else f.todo = f.envs.map((_, i) => i);
+
+    // 1. sizes, before any crypto
+    if (at !== c.length || t.length !== (keystore ? AEAD_TAG_BYTES : 0))
+      return all('bad_signature', `malformed frame: the body is ${c.length} bytes, the headers list ${at}`);
+    const limit = options.maxMessageBytes;
+    f.todo = f.todo.filter((x) => {
+      const len = (f.envs[x] as EnvelopeHeader).len;
+      if (len <= limit) return true;
+      this.reject(f, x, 'too_large', `message is ${len} bytes; the limit is ${limit}`);
+      return false;
+    });
+    return f;
+  }
+
+  /** Steps 2-3 for one parsed entry: the frame signature, then recipient, expiry and timestamp window. */
+  private async check(f: Received): Promise<void> {
+    if (f.todo.length === 0) return;
+    const { ctx, spec } = this;
+    const { options, keystore } = ctx;
+    const header = f.header as FrameFields;
+    const { h, s, c, t } = f;
+    const all = (reason: DeadLetterReason, detail: string): void => {
+      for (const x of f.todo) this.reject(f, x, reason, detail);
+      f.todo = [];
+    };
+    // 2. the frame signature (one per frame)
+    if (keystore) {
+      if (!header.kid) return all('bad_signature', 'frame is not signed');
+      const key = await keystore.verificationKey(agentKeyOwner(header.from), header.kid);
+      if (!key)
+        return all('unknown_key', `signing key '${header.kid}' of '${header.from}' is unknown or retired`);
+      if (!verifyEd25519(key, frameSignedBytes(h, c, t), s))
+        return all('bad_signature', `frame signature does not verify under '${header.kid}'`);
+    }
+
+    // 3. recipient, expiry, timestamp window
+    const now = ctx.now();
+    const oldest = now - options.replayWindowMs;
+    const newest = now + options.maxClockSkewMs;
+    const keep: number[] = [];
+    for (const x of f.todo) {
+      const env = f.envs[x] as EnvelopeHeader;
+      const verdict = spec.accept(env);
+      if (verdict === 'skip') continue;
+      if (verdict === 'wrong_recipient')
+        this.reject(f, x, 'wrong_recipient', `${env.kind} message for '${env.to}' arrived on ${spec.stream}`);
+      else if (env.ts + env.ttl < now)
+        this.reject(f, x, 'expired', `expired ${now - env.ts - env.ttl} ms ago (ttl ${env.ttl} ms)`);
+      else if (env.ts < oldest || env.ts > newest)
+        this.reject(f, x, 'replayed', `timestamp ${env.ts} is outside the replay window`);
+      else keep.push(x);
+    }
+    f.todo = keep;
+  }
+
+  /** Decrypts the frame and hands its messages to the handler in order; true when it may be acked. */
+  private async deliver(f: Received, done: ReadonlySet<string>): Promise<boolean> {
+    const { ctx, spec } = this;
+    const { options, keystore } = ctx;
+    const { deliveryCount, entryId } = f;
+    let todo = f.todo.filter((x) => {
+      const env = f.envs[x] as EnvelopeHeader;
+      return !done.has(env.id) && !(this.level(env) === 'at-most-once' && deliveryCount > 1);
+    });
+    if (deliveryCount > options.maxAttempts) {
+      for (const x of todo)
+        this.reject(f, x, 'too_many_attempts', `delivered ${deliveryCount} times without success`);
+      todo = [];
+    }
+
+    // 5. decryption: one AES-GCM open for the frame
+    let plain = f.c;
+    if (keystore && todo.length > 0) {
+      const header = f.header as FrameFields;
+      const key = header.ekid ? await keystore.decryptionKey(spec.keyOwner, header.ekid) : undefined;
+      if (!key || !header.nonce) {
+        for (const x of todo)
+          this.reject(
+            f,
+            x,
+            'unknown_key',
+            `encryption key '${header.ekid}' of '${spec.keyOwner}' is unknown or retired`,
+          );
+        todo = [];
+      } else {
+        try {
+          const d = createDecipheriv('aes-256-gcm', key, header.nonce);
+          d.setAuthTag(f.t);
+          d.setAAD(f.h);
+          plain = d.update(f.c);
+          d.final();
+        } catch {
+          for (const x of todo) this.reject(f, x, 'decryption_failed', 'AES-GCM authentication failed');
+          todo = [];
+        }
+      }
+    }
+
+    // 6. handlers, in order
+    let failed = 0;
+    let acked = false;
+    const from = f.header?.from ?? '?';
+    let lastExactly = -1;
+    for (const x of todo) if (this.level(f.envs[x] as EnvelopeHeader) === 'exactly-once') lastExactly = x;
+    const lastTodo = todo[todo.length - 1];
+    for (const x of todo) {
+      const env = f.envs[x] as EnvelopeHeader;
+      const start = f.offsets[x] as number;
+      const message: BusMessage = {
+        id: env.id,
+        kind: env.kind,
+        from,
+        to: env.to,
+        payload: plain.subarray(start, start + env.len),
+        timestamp: env.ts,
+        correlationId: env.corr,
+        delivery: this.level(env),
+        deliveryCount,
+        entryId,
+      };
+      if (spec.intercept?.(message)) continue;
+      try {
+        const r = spec.handler(message);
+        if (r && typeof r.then === 'function') await r;
+      } catch (error) {
+        ctx.logger.warn({ err: error, messageId: env.id, deliveryCount }, 'bus handler failed');
+        const why = (error as Error)?.message ?? String(error);
+        if (message.delivery === 'at-most-once') {
+          audit(ctx, {
+            kind: 'message.dropped',
+            messageId: env.id,
+            from,
+            to: env.to,
+            reason: 'handler_failed',
+            detail: why,
+            at: ctx.now(),
+          });
+        } else if (deliveryCount >= options.maxAttempts) {
+          this.reject(f, x, 'too_many_attempts', `handler failed on delivery ${deliveryCount}: ${why}`);
+        } else failed++;
+        continue;
+      }
+      if (this.audited)
+        audit(ctx, {
+          kind: 'message.delivered',
+          messageId: env.id,
+          from,
+          to: env.to,
+          messageKind: env.kind,
+          at: ctx.now(),
+        });
+      if (message.delivery === 'exactly-once') {
+        const withAck = x === lastExactly && failed === 0 && lastTodo === x && f.letters.length === 0;
+        await runScript(
+          ctx.redis,
+          COMMIT_EXACTLY_ONCE_LUA,
+          [spec.stream, ctx.keys.done(spec.stream, spec.group, env.id)],
+          [
+            spec.group,
+            entryId,
+            String(options.dedupTtlMs),
+            withAck ? '1' : '0',
+            spec.deleteAfterAck ? '1' : '0',
+          ],
+        );
+        if (withAck) acked = true;
+      }
+    }
+    if (f.letters.length > 0) await this.deadLetter(f);
+    return failed === 0 && !acked;
+  }
+
+  /** Writes the frame's dead letters (before the entry is acked) and their audit events. */
+  private async deadLetter(f: Received): Promise<void> {
+    const { ctx, spec } = this;
+    await ctx.deadLetters.addFromFrame(
+      {
+        stream: spec.stream,
+        group: spec.group,
+        entryId: f.entryId,
+        h: f.h,
+        s: f.s,
+        c: f.c,
+        t: f.t,
+        fid: f.fid,
+      },
+      f.letters,
+    );
+    const at = ctx.now();
+    for (const d of f.letters)
+      audit(ctx, {
+        kind: 'message.dropped',
+        messageId: d.messageId,
+        from: d.from,
+        to: d.to,
+        reason: d.reason,
+        detail: d.detail,
+        at,
+      });
+    f.letters = [];
+  }
+}

@@ -1,0 +1,202 @@
+import type { RedisCommander } from '../crypto/index.js';
+import { DEAD_LETTER_REASONS, type DeadLetterReason } from './dead-letter-reason.js';
+import { DLQ_ADD_LUA } from './dlq-add.lua.js';
+import { DLQ_REPLAY_LUA } from './dlq-replay.lua.js';
+import { runScript } from './scripts.js';
+import { BusUsageError } from './errors.js';
+import type { StreamKeys } from './stream-keys.js';
+
+/** One entry of the dead-letter stream, as listed by `ars dlq ls`. */
+export interface DeadLetter {
+  readonly entryId: string;
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly kind: string;
+  /** The stream the message was bound for ('' when it never reached one). */
+  readonly stream: string;
+  readonly group: string;
+  readonly at: number;
+  /** True when the dead letter kept its signed envelope and can be replayed. */
+  readonly replayable: boolean;
+}
+
+export interface DeadLetterInput {
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly kind: string;
+  readonly stream: string;
+  readonly group: string;
+}
+
+/** A received frame some of whose messages are dead-lettered. */
+export interface DeadFrame {
+  readonly stream: string;
+  readonly group: string;
+  readonly entryId: string;
+  /** The frame's fields as received: kept still signed and encrypted. */
+  readonly h: Buffer;
+  readonly s: Buffer;
+  readonly c: Buffer;
+  readonly t: Buffer;
+  /** Hex frame id, when the header could be read. */
+  readonly fid: string;
+}
+
+/** One message of a dead frame; `index` is undefined when the frame itself was unreadable. */
+export interface DeadFrameLetter {
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly kind: string;
+  readonly index: number | undefined;
+}
+
+const BUF = { typeMapping: { 36: Buffer } };
+const replayable = (s: (k: string) => string): boolean =>
+  s('frame') !== '' && /^\d+$/.test(s('i')) && s('fid') !== '' && s('stream') !== '';
+/** Approximate cap of the dead-letter stream. */
+export const DLQ_MAX_LEN = 1_000_000;
+/** How long the frame a dead letter came from is kept for `replay`. @default 604_800_000 (7 days) */
+export const DLQ_FRAME_TTL_MS = 604_800_000;
+
+/** The dead-letter stream: append, list, replay. */
+export class DeadLetters {
+  constructor(
+    private readonly redis: RedisCommander,
+    private readonly keys: StreamKeys,
+  ) {}
+
+  async add(d: DeadLetterInput): Promise<void> {
+    const args: (string | Buffer)[] = ['XADD', this.keys.dlq, 'MAXLEN', '~', String(DLQ_MAX_LEN), '*'];
+    args.push('reason', d.reason, 'detail', d.detail, 'id', d.messageId, 'from', d.from, 'to', d.to);
+    args.push('kind', d.kind, 'stream', d.stream, 'group', d.group, 'at', String(Date.now()));
+    await this.redis.sendCommand(args);
+  }
+
+  /** Dead-letters messages of one received frame and keeps the frame once (dlq-add.lua.ts). */
+  async addFromFrame(frame: DeadFrame, letters: readonly DeadFrameLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    const frameKey = this.keys.dlqFrame(frame.stream, frame.entryId);
+    const at = String(Date.now());
+    const args: (string | Buffer)[] = [String(DLQ_MAX_LEN), String(DLQ_FRAME_TTL_MS)];
+    args.push(frame.h, frame.s, frame.c, frame.t, '13');
+    for (const d of letters) {
+      args.push('reason', d.reason, 'detail', d.detail, 'id', d.messageId, 'from', d.from, 'to', d.to);
+      args.push('kind', d.kind, 'stream', frame.stream, 'group', frame.group, 'at', at);
+      args.push('frame', frameKey, 'i', d.index === undefined ? '' : String(d.index), 'fid', frame.fid);
+      args.push('entry', frame.entryId);
+    }
+    await runScript(this.redis, DLQ_ADD_LUA, [this.keys.dlq, frameKey], args);
+  }
+
+  /** Newest first; optionally only one reason. */
+  async list(options: { count?: number; reason?: DeadLetterReason } = {}): Promise<DeadLetter[]> {
+    const count = options.count ?? 50;
+    const out: DeadLetter[] = [];
+    let end = '+';
+    while (out.length < count) {
+      const rows = await this.redis.sendCommand<[Buffer, Buffer[]][]>(
+        ['XREVRANGE', this.keys.dlq, end, '-', 'COUNT', String(Math.max(count, 100))],
+        BUF,
+      );
+      if (rows.length === 0) break;
+      for (const [id, flat] of rows) {
+        const f = new Map<string, Buffer>();
+        for (let i = 0; i + 1 < flat.length; i += 2)
+          f.set((flat[i] as Buffer).toString(), flat[i + 1] as Buffer);
+        const s = (k: string): string => f.get(k)?.toString() ?? '';
+        const reason = s('reason') as DeadLetterReason;
+        if (options.reason && reason !== options.reason) continue;
+        out.push({
+          entryId: id.toString(),
+          reason: DEAD_LETTER_REASONS.includes(reason) ? reason : reason,
+          detail: s('detail'),
+          messageId: s('id'),
+          from: s('from'),
+          to: s('to'),
+          kind: s('kind'),
+          stream: s('stream'),
+          group: s('group'),
+          at: Number(s('at')),
+          replayable: replayable(s),
+        });
+        if (out.length >= count) break;
+      }
+      const last = rows[rows.length - 1];
+      if (!last || rows.length < Math.max(count, 100)) break;
+      end = `(${last[0].toString()}`;
+    }
+    return out;
+  }
+
+  /** Re-adds a dead letter to its stream (see dlq-replay.lua.ts); returns the new entry id. */
+  async replay(entryId: string): Promise<string> {
+    const [found] = await this.findOne(entryId);
+    if (!found)
+      throw new BusUsageError(`dead letter '${entryId}' does not exist; list them with 'ars dlq ls'`);
+    if (!found.replayable) {
+      throw new BusUsageError(
+        `dead letter '${entryId}' (${found.reason}) was dropped before it was sealed, so it has no envelope to replay; the sender must send it again`,
+      );
+    }
+    const seen = this.keys.seen(found.stream, found.group, found.fid);
+    try {
+      const id = await runScript<string>(
+        this.redis,
+        DLQ_REPLAY_LUA,
+        [this.keys.dlq, found.stream, seen, found.frame],
+        [entryId, String(found.index)],
+      );
+      return String(id);
+    } catch (error) {
+      if (String((error as Error)?.message).includes('NOENVELOPE'))
+        throw new BusUsageError(
+          `dead letter '${entryId}' can no longer be replayed: its frame expired (frames are kept ${DLQ_FRAME_TTL_MS} ms)`,
+        );
+      throw error;
+    }
+  }
+
+  private async findOne(
+    entryId: string,
+  ): Promise<(DeadLetter & { frame: string; index: number; fid: string })[]> {
+    if (!/^\d+-\d+$/.test(entryId))
+      throw new BusUsageError(`'${entryId}' is not a stream entry id (like 1712345678901-0)`);
+    const rows = await this.redis.sendCommand<[Buffer, Buffer[]][]>(
+      ['XRANGE', this.keys.dlq, entryId, entryId],
+      BUF,
+    );
+    const row = rows[0];
+    if (!row) return [];
+    const f = new Map<string, Buffer>();
+    for (let i = 0; i + 1 < row[1].length; i += 2)
+      f.set((row[1][i] as Buffer).toString(), row[1][i + 1] as Buffer);
+    const s = (k: string): string => f.get(k)?.toString() ?? '';
+    return [
+      {
+        entryId,
+        reason: s('reason') as DeadLetterReason,
+        detail: s('detail'),
+        messageId: s('id'),
+        from: s('from'),
+        to: s('to'),
+        kind: s('kind'),
+        stream: s('stream'),
+        group: s('group'),
+        at: Number(s('at')),
+        replayable: replayable(s),
+        frame: s('frame'),
+        index: Number(s('i')),
+        fid: s('fid'),
+      },
+    ];
+  }
+}

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { parseOrThrow } from '../config/errors.js';
+
+/** Defaults of {@link compileBusOptions}. */
+export const DEFAULT_BUS_OPTIONS = {
+  /** Redis URL. @default 'redis://127.0.0.1:6379' */
+  redisUrl: 'redis://127.0.0.1:6379',
+  /** Prefix of every key the bus writes. @default 'ars:bus' */
+  prefix: 'ars:bus',
+  /** 'signed-encrypted' (Ed25519 batch signatures + AES-256-GCM) or 'off'. @default 'signed-encrypted' */
+  security: 'signed-encrypted',
+  /** Largest payload in bytes; checked before any crypto. @default 262_144 */
+  maxMessageBytes: 262_144,
+  /** Time to live of a message unless the sender sets one. @default 60_000 */
+  defaultTtlMs: 60_000,
+  /** Largest TTL a sender may set. @default 3_600_000 */
+  maxTtlMs: 3_600_000,
+  /** Messages older than this (by their timestamp) are rejected as replays; also how long ids are remembered. @default 300_000 */
+  replayWindowMs: 300_000,
+  /** How far in the future a timestamp may be. @default 5_000 */
+  maxClockSkewMs: 5_000,
+  /** An unacked entry is redelivered (XAUTOCLAIM) after this idle time. @default 30_000 */
+  visibilityTimeoutMs: 30_000,
+  /** How often a consumer looks for entries to reclaim. @default 1_000 */
+  claimIntervalMs: 1_000,
+  /** Deliveries of one entry before its unprocessed messages are dead-lettered (too_many_attempts). @default 5 */
+  maxAttempts: 5,
+  /** How long exactly-once de-duplication marks live. @default 86_400_000 */
+  dedupTtlMs: 86_400_000,
+  /** Most envelopes in one frame (one signature, one XADD). @default 256 */
+  maxBatch: 256,
+  /** Most payload bytes in one frame; a batch is written once it reaches this. @default 1_048_576 */
+  maxFrameBytes: 1_048_576,
+  /** Frames read per XREADGROUP. @default 32 */
+  readCount: 32,
+  /** How long a blocking read waits before looping. @default 1_000 */
+  blockMs: 1_000,
+  /** Approximate length cap of the shared topic and broadcast streams (MAXLEN ~). @default 100_000 */
+  sharedStreamMaxLen: 100_000,
+  /** Per-agent token bucket: messages per second. @default 20_000 */
+  ratePerSecond: 20_000,
+  /** Per-agent token bucket: burst size. @default 20_000 */
+  rateBurst: 20_000,
+  /** How long the local copy of the agent registry is trusted. @default 1_000 */
+  registryCacheMs: 1_000,
+} as const;
+
+const D = DEFAULT_BUS_OPTIONS;
+const busOptionsSchema = z
+  .strictObject({
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'redisUrl must start with redis:// or rediss://')
+      .default(D.redisUrl),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]+$/, 'prefix may hold letters, digits and : _ . -')
+      .default(D.prefix),
+    security: z.enum(['signed-encrypted', 'off']).default(D.security),
+    maxMessageBytes: z
+      .int()
+      .min(1)
+      .max(64 * 1024 * 1024)
+      .default(D.maxMessageBytes),
+    defaultTtlMs: z.int().min(1).default(D.defaultTtlMs),
+    maxTtlMs: z.int().min(1).default(D.maxTtlMs),
+    replayWindowMs: z.int().min(1000).default(D.replayWindowMs),
+    maxClockSkewMs: z.int().min(0).default(D.maxClockSkewMs),
+    visibilityTimeoutMs: z.int().min(10).default(D.visibilityTimeoutMs),
+    claimIntervalMs: z.int().min(10).default(D.claimIntervalMs),
+    maxAttempts: z.int().min(1).default(D.maxAttempts),
+    dedupTtlMs: z.int().min(1000).default(D.dedupTtlMs),
+    maxBatch: z.int().min(1).max(4096).default(D.maxBatch),
+    maxFrameBytes: z
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(D.maxFrameBytes),
+    readCount: z.int().min(1).max(10_000).default(D.readCount),
+    blockMs: z.int().min(1).default(D.blockMs),
+    sharedStreamMaxLen: z.int().min(100).default(D.sharedStreamMaxLen),
+    ratePerSecond: z.number().positive().default(D.ratePerSecond),
+    rateBurst: z.int().min(1).default(D.rateBurst),
+    registryCacheMs: z.int().min(0).default(D.registryCacheMs),
+  })
+  .refine((o) => o.defaultTtlMs <= o.maxTtlMs, {
+    message: 'defaultTtlMs must not exceed maxTtlMs',
+    path: ['defaultTtlMs'],
+  });
+
+export type BusOptionsInput = z.input<typeof busOptionsSchema>;
+export type BusOptions = z.output<typeof busOptionsSchema>;
+
+/** Validates bus options and applies the defaults; throws ConfigError naming each bad field. */
+export function compileBusOptions(input: BusOptionsInput = {}): BusOptions {
+  return parseOrThrow(busOptionsSchema, input, 'bus options');
+}

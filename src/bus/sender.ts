@@ -1,0 +1,237 @@
+import { createCipheriv, randomBytes, type KeyObject } from 'node:crypto';
+import { AEAD_NONCE_BYTES, signEd25519 } from '../crypto/index.js';
+import { audit, type BusContext } from './context.js';
+import type { EnvelopeHeader } from './envelope.js';
+import { encodeFrameHeaderFrom, frameSignedBytes, FRAME_ID_BYTES } from './frame.js';
+import { agentKeyOwner } from './stream-keys.js';
+
+/** A message accepted for sending, waiting in a lane. */
+export interface Outgoing {
+  readonly header: EnvelopeHeader;
+  readonly payload: Buffer;
+  resolve(entryId: string): void;
+  reject(error: unknown): void;
+}
+
+/** The messages of one sender bound for one stream: they share frames, keys and order. */
+export interface Lane {
+  readonly stream: string;
+  readonly from: string;
+  /** Keystore owner of the key the frame body is encrypted with. */
+  readonly keyOwner: string;
+  readonly maxLen: number | undefined;
+  items: Outgoing[];
+  bytes: number;
+  /** Frames written but not yet acknowledged by Redis. */
+  inFlight: number;
+  /** Set while a frame waits for its keys to load: later frames queue behind it to keep order. */
+  chain: Promise<void> | undefined;
+  /** Set while a message of the lane waits for an asynchronous policy or registry answer (bus.ts). */
+  checks: Promise<void> | undefined;
+  scheduled: boolean;
+}
+
+interface FrameKeys {
+  readonly kid: string;
+  readonly signingKey: KeyObject;
+  readonly ekid: string;
+  readonly key: Buffer;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * Collects messages per (stream, sender) lane and writes each batch as one frame with one XADD:
+ * one AES-256-GCM seal and one Ed25519 signature per frame. A message sent while its lane is idle
+ * is written at once (no batching delay for a lone request); messages sent while a frame is in
+ * flight are batched and written on the next turn of the event loop, or as soon as the batch is
+ * full (maxBatch messages or maxFrameBytes). Frames of a lane are issued on one connection in send
+ * order, so per sender→stream order holds.
+ */
+export class FrameWriter {
+  private readonly lanes = new Map<string, Lane>();
+  private readonly due: Lane[] = [];
+  private scheduled = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly audited: boolean;
+  private last: Lane | undefined;
+
+  constructor(
+    private readonly ctx: BusContext,
+    audited: boolean,
+  ) {
+    this.audited = audited;
+  }
+
+  /**
+   * The lane of (stream, from). `keyOwner` is the encryption key's owner; '' means the inbox key of
+   * `recipient`. The last lane used is remembered: a run of sends to one stream finds it at once.
+   */
+  lane(stream: string, from: string, recipient: string, maxLen: number | undefined, keyOwner: string): Lane {
+    const last = this.last;
+    if (last !== undefined && last.stream === stream && last.from === from) return last;
+    const key = `${stream}\0${from}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = {
+        stream,
+        from,
+        keyOwner: keyOwner === '' ? agentKeyOwner(recipient) : keyOwner,
+        maxLen,
+        items: [],
+        bytes: 0,
+        inFlight: 0,
+        chain: undefined,
+        checks: undefined,
+        scheduled: false,
+      };
+      this.lanes.set(key, lane);
+    }
+    this.last = lane;
+    return lane;
+  }
+
+  enqueue(lane: Lane, out: Outgoing): void {
+    const idle = lane.items.length === 0 && lane.inFlight === 0 && lane.chain === undefined;
+    lane.items.push(out);
+    lane.bytes += out.payload.length;
+    const { maxBatch, maxFrameBytes } = this.ctx.options;
+    if (idle || lane.items.length >= maxBatch || lane.bytes >= maxFrameBytes) this.flushLane(lane);
+    else if (!lane.scheduled) {
+      lane.scheduled = true;
+      this.due.push(lane);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    }
+  }
+
+  /** Writes every pending batch now. */
+  flush(): void {
+    this.scheduled = false;
+    const due = this.due.splice(0);
+    for (const lane of due) {
+      lane.scheduled = false;
+      if (lane.items.length > 0) this.flushLane(lane);
+    }
+  }
+
+  /** Resolves when everything enqueued so far has been written. */
+  async drain(): Promise<void> {
+    for (const lane of this.lanes.values()) if (lane.items.length > 0) this.flushLane(lane);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private flushLane(lane: Lane): void {
+    const items = lane.items;
+    lane.items = [];
+    lane.bytes = 0;
+    lane.inFlight++;
+    const ks = this.ctx.keystore;
+    if (lane.chain === undefined) {
+      if (!ks) {
+        this.track(this.issue(lane, items, undefined));
+        return;
+      }
+      const sk = ks.peekSigningKey(agentKeyOwner(lane.from));
+      const ek = ks.peekEncryptionKey(lane.keyOwner);
+      if (sk && ek) {
+        this.track(
+          this.issue(lane, items, { kid: sk.kid, signingKey: sk.privateKey, ekid: ek.kid, key: ek.key }),
+        );
+        return;
+      }
+    }
+    // keys must be loaded (or an earlier frame of the lane is still waiting for them): queue behind
+    const step = (lane.chain ?? Promise.resolve()).then(async () => {
+      let keys: FrameKeys | undefined;
+      try {
+        if (ks) {
+          const [sk, ek] = await Promise.all([
+            ks.currentSigningKey(agentKeyOwner(lane.from)),
+            ks.currentEncryptionKey(lane.keyOwner),
+          ]);
+          keys = { kid: sk.kid, signingKey: sk.privateKey, ekid: ek.kid, key: ek.key };
+        }
+      } catch (error) {
+        lane.inFlight--;
+        for (const o of items) o.reject(error);
+        return;
+      }
+      this.track(this.issue(lane, items, keys));
+    });
+    lane.chain = step;
+    this.track(step);
+    void step.then(() => {
+      if (lane.chain === step) lane.chain = undefined;
+    });
+  }
+
+  /** Builds the frame and issues its XADD synchronously; the promise settles with Redis's reply. */
+  private async issue(lane: Lane, items: Outgoing[], keys: FrameKeys | undefined): Promise<void> {
+    let entryId: string;
+    try {
+      const pending = this.ctx.redis.sendCommand(this.frameCommand(lane, items, keys));
+      entryId = String(await pending);
+    } catch (error) {
+      for (const o of items) o.reject(error);
+      return;
+    } finally {
+      lane.inFlight--;
+    }
+    if (this.audited) {
+      const at = this.ctx.now();
+      for (const o of items) {
+        const { id, to, kind } = o.header;
+        audit(this.ctx, { kind: 'message.sent', messageId: id, from: lane.from, to, messageKind: kind, at });
+      }
+    }
+    for (const o of items) o.resolve(entryId);
+  }
+
+  private frameCommand(lane: Lane, items: Outgoing[], keys: FrameKeys | undefined): (string | Buffer)[] {
+    const n = items.length;
+    const headers: EnvelopeHeader[] = new Array<EnvelopeHeader>(n);
+    let bodyBytes = 0;
+    for (let i = 0; i < n; i++) {
+      const o = items[i] as Outgoing;
+      headers[i] = o.header;
+      bodyBytes += o.payload.length;
+    }
+    let plain: Buffer;
+    if (n === 1) plain = (items[0] as Outgoing).payload;
+    else {
+      plain = Buffer.allocUnsafe(bodyBytes);
+      let p = 0;
+      for (let i = 0; i < n; i++) p += (items[i] as Outgoing).payload.copy(plain, p);
+    }
+    const fid = randomBytes(FRAME_ID_BYTES);
+    let h: Buffer;
+    let c: Buffer;
+    let t = EMPTY;
+    let s = EMPTY;
+    if (keys) {
+      const nonce = randomBytes(AEAD_NONCE_BYTES);
+      h = encodeFrameHeaderFrom({ fid, from: lane.from, kid: keys.kid, ekid: keys.ekid, nonce }, headers);
+      const cipher = createCipheriv('aes-256-gcm', keys.key, nonce);
+      cipher.setAAD(h);
+      c = cipher.update(plain);
+      cipher.final();
+      t = cipher.getAuthTag();
+      s = signEd25519(keys.signingKey, frameSignedBytes(h, c, t));
+    } else {
+      h = encodeFrameHeaderFrom({ fid, from: lane.from, kid: null, ekid: null, nonce: null }, headers);
+      c = plain;
+    }
+    const args: (string | Buffer)[] = ['XADD', lane.stream];
+    if (lane.maxLen) args.push('MAXLEN', '~', String(lane.maxLen));
+    args.push('*', 'h', h, 's', s, 'c', c, 't', t);
+    return args;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Cryptographic building blocks of the runtime: a canonical (injective, deterministic) encoding
+ * for signed records, Ed25519 signatures on Node's built-in KeyObjects, AES-256-GCM with fresh
+ * 96-bit nonces, the master key loader, and the keystore of per-owner signing and encryption keys
+ * (rotated on an interval with a grace window, sealed at rest, never handed to a sandbox).
+ */
+export { encodeCanonical, decodeCanonical, type CanonicalRecord, type CanonicalValue } from './canonical.js';
+export {
+  generateSigningKeyPair,
+  signEd25519,
+  verifyEd25519,
+  exportPrivateKey,
+  importPrivateKey,
+  type SigningKeyPair,
+} from './ed25519.js';
+export { sealAead, openAead, AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type Sealed } from './aead.js';
+export { loadMasterKey, parseMasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV } from './master-key.js';
+export {
+  createKeystore,
+  compileKeystoreOptions,
+  DEFAULT_KEYSTORE_OPTIONS,
+  type Keystore,
+  type KeystoreOptions,
+  type KeyKind,
+  type CreateKeystoreInput,
+} from './keystore.js';
+export {
+  createMemoryKeystoreBackend,
+  createRedisKeystoreBackend,
+  type KeystoreBackend,
+} from './keystore-backend.js';
+export type { RedisCommander } from './redis-commander.js';
+export { CanonicalEncodingError, MasterKeyError, KeystoreError, DecryptionError } from './errors.js';

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { MasterKeyError } from './errors.js';
+
+/** The environment variable that holds the keystore master key (32 bytes, base64 or hex). */
+export const MASTER_KEY_ENV = 'ARS_MASTER_KEY';
+/** The environment variable naming a file that holds the master key. */
+export const MASTER_KEY_FILE_ENV = 'ARS_MASTER_KEY_FILE';
+
+/** Parses a 32-byte key written as 64 hex digits or base64 (44 chars). */
+export function parseMasterKey(text: string, source: 'env' | 'file'): Buffer {
+  const t = text.trim();
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(t)) key = Buffer.from(t, 'hex');
+  else if (/^[A-Za-z0-9+/_-]{42,43}={0,2}$/.test(t))
+    key = Buffer.from(t, t.includes('-') || t.includes('_') ? 'base64url' : 'base64');
+  if (!key || key.length !== 32) {
+    throw new MasterKeyError(
+      `the master key from ${source === 'env' ? MASTER_KEY_ENV : 'the key file'} must be 32 bytes written as 64 hex digits or base64; generate one with: openssl rand -base64 32`,
+      source,
+    );
+  }
+  return key;
+}
+
+/**
+ * Loads the keystore master key: `ARS_MASTER_KEY` if set, else the file named by `file` or
+ * `ARS_MASTER_KEY_FILE`. Throws MasterKeyError when none is configured or it is malformed.
+ */
+export function loadMasterKey(options: { env?: NodeJS.ProcessEnv; file?: string } = {}): Buffer {
+  const env = options.env ?? process.env;
+  const inline = env[MASTER_KEY_ENV];
+  if (inline) return parseMasterKey(inline, 'env');
+  const file = options.file ?? env[MASTER_KEY_FILE_ENV];
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (cause) {
+      throw new MasterKeyError(
+        `cannot read the master key file '${file}': ${(cause as Error).message}; check ${MASTER_KEY_FILE_ENV}`,
+        'file',
+      );
+    }
+    return parseMasterKey(text, 'file');
+  }
+  throw new MasterKeyError(
+    `no master key: set ${MASTER_KEY_ENV} (32 bytes, base64 or hex) or ${MASTER_KEY_FILE_ENV}`,
+    'none',
+  );
+}

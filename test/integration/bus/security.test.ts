@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { DeadLetterReason, WireFrame } from '../../../src/bus/index.js';
+import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
+
+describe('envelope security: every bad message is rejected, dead-lettered with its reason, never delivered', () => {
+  let env: Env;
+  before(async () => {
+    env = await testEnv();
+  });
+  after(async () => env.cleanup());
+
+  async function inject(agent: string, frame: WireFrame): Promise<string> {
+    const { h, s, c, t } = frame;
+    return env.redis.sendCommand<string>([
+      'XADD',
+      `${env.prefix}:inbox:${agent}`,
+      '*',
+      'h',
+      h,
+      's',
+      s,
+      'c',
+      c,
+      't',
+      t,
+    ]);
+  }
+
+  async function expectDead(
+    messageId: string,
+    reason: DeadLetterReason,
+    bus: Awaited<ReturnType<Env['bus']>>,
+  ): Promise<void> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const dl = (await bus.deadLetters.list({ count: 500 })).find((d) => d.messageId === messageId);
+      if (dl) {
+        assert.equal(dl.reason, reason, `message ${messageId}: ${dl.detail}`);
+        return;
+      }
+      if (Date.now() > deadline)
+        assert.fail(`message ${messageId} was not dead-lettered (expected ${reason})`);
+      await sleep(50);
+    }
+  }
+
+  test('forged, tampered, misaddressed, replayed, expired, oversized and unknown-key messages', async () => {
+    const bus = await env.bus({ options: { maxMessageBytes: 4096 } });
+    const got = collector();
+    await bus.register('alice');
+    await bus.consume('bob', got.handler);
+    const ks = env.keystore;
+
+    const good = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.from('good') });
+    const forged = await craftFrame(ks, { from: 'alice', to: 'bob', forgeSignature: true });
+    const cipher = await craftFrame(ks, { from: 'alice', to: 'bob', corruptCiphertext: true });
+    const header = await craftFrame(ks, { from: 'alice', to: 'bob', tamperHeaderAfterSigning: true });
+    const wrong = await craftFrame(ks, { from: 'alice', to: 'carol' });
+    const expired = await craftFrame(ks, {
+      from: 'alice',
+      to: 'bob',
+      header: { ts: Date.now() - 10_000, ttl: 1_000 },
+    });
+    const oldTs = await craftFrame(ks, {
+      from: 'alice',
+      to: 'bob',
+      header: { ts: Date.now() - 10 * 60_000, ttl: 3_600_000 },
+    });
+    const big = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.alloc(8192, 1) });
+    const unknownKid = await craftFrame(ks, { from: 'alice', to: 'bob', kid: 'sign.1' });
+    const unknownEkid = await craftFrame(ks, { from: 'alice', to: 'bob', ekid: 'enc.1' });
+
+    await inject('bob', good);
+    await got.waitFor(1);
+    await inject('bob', good); // replay of an accepted frame
+    for (const f of [forged, cipher, header, wrong, expired, oldTs, big, unknownKid, unknownEkid])
+      await inject('bob', f);
+
+    await expectDead(forged.id, 'bad_signature', bus);
+    await expectDead(cipher.id, 'decryption_failed', bus);
+    await expectDead(header.id, 'bad_signature', bus);
+    await expectDead(wrong.id, 'wrong_recipient', bus);
+    await expectDead(expired.id, 'expired', bus);
+    await expectDead(oldTs.id, 'replayed', bus);
+    await expectDead(big.id, 'too_large', bus);
+    await expectDead(unknownKid.id, 'unknown_key', bus);
+    await expectDead(unknownEkid.id, 'unknown_key', bus);
+    await expectDead(good.id, 'replayed', bus);
+    await sleep(200);
+    assert.deepEqual(
+      got.messages.map((m) => m.payload.toString()),
+      ['good'],
+      'only the genuine message was delivered, once',
+    );
+  });
+
+  test('one frame of several messages: per-message checks reject only their message; a tampered byte rejects the frame', async () => {
+    const bus = await env.bus();
+    const got = collector();
+    await bus.register('alice');
+    await bus.consume('dave', got.handler);
+    const ks = env.keystore;
+    const mixed = await craftFrame(ks, {
+      from: 'alice',
+      to: 'dave',
+      payload: Buffer.from('first'),
+      more: [
+        { payload: Buffer.from('misaddressed'), header: { to: 'carol' } },
+        { payload: Buffer.from('stale'), header: { ts: Date.now() - 10_000, ttl: 1_000 } },
+        { payload: Buffer.from('last') },
+      ],
+    });
+    await inject('dave', mixed);
+    await got.waitFor(2);
+    await expectDead(mixed.ids[1] as string, 'wrong_recipient', bus);
+    await expectDead(mixed.ids[2] as string, 'expired', bus);
+    // one flipped ciphertext byte in a signed frame of two: both messages rejected, none delivered
+    const whole = await craftFrame(ks, {
+      from: 'alice',
+      to: 'dave',
+      corruptCiphertext: true,
+      more: [{ payload: Buffer.from('innocent') }],
+    });
+    await inject('dave', whole);
+    await expectDead(whole.ids[0] as string, 'decryption_failed', bus);
+    await expectDead(whole.ids[1] as string, 'decryption_failed', bus);
+    await sleep(200);
+    assert.deepEqual(
+      got.messages.map((m) => m.payload.toString()),
+      ['first', 'last'],
+    );
+  });
+
+  test('sender-side drops: too large, unknown recipient, policy denied, policy that throws (fail closed)', async () => {
+    const audit: string[] = [];
+    const deny = await env.bus({
+      options: { maxMessageBytes: 1024 },
+      policy: {
+        checkSend: (m) =>
+          Promise.resolve({
+            allowed: m.to !== 'vault',
+            reasons: m.to === 'vault' ? ['vault is off limits'] : [],
+          }),
+      },
+      audit: { record: (e) => void audit.push(`${e.kind}:${e.kind === 'message.dropped' ? e.reason : ''}`) },
+    });
+    const broken = await env.bus({ policy: { checkSend: () => Promise.reject(new Error('engine down')) } });
+    await deny.register('vault');
+    await deny.register('ok');
+    const tooLarge = await deny.send({ from: 'a', to: 'ok', payload: Buffer.alloc(2048) });
+    assert.equal(tooLarge.status, 'dead_lettered');
+    assert.equal(tooLarge.status === 'dead_lettered' && tooLarge.reason, 'too_large');
+    const unknown = await deny.send({ from: 'a', to: 'nobody-here', payload: 'x' });
+    assert.equal(unknown.status === 'dead_lettered' && unknown.reason, 'unknown_recipient');
+    const denied = await deny.send({ from: 'a', to: 'vault', payload: 'x' });
+    assert.equal(denied.status === 'dead_lettered' && denied.detail, 'vault is off limits');
+    const failClosed = await broken.send({ from: 'a', to: 'ok', payload: 'x' });
+    assert.equal(failClosed.status === 'dead_lettered' && failClosed.reason, 'policy_denied');
+    assert.match(failClosed.status === 'dead_lettered' ? failClosed.detail : '', /engine down/);
+    assert.equal(await env.redis.xLen(`${env.prefix}:inbox:vault`), 0);
+    assert.deepEqual(audit, [
+      'message.dropped:too_large',
+      'message.dropped:unknown_recipient',
+      'message.dropped:policy_denied',
+    ]);
+    const dls = await deny.deadLetters.list({ count: 100 });
+    const mine = dls.find((d) => d.messageId === unknown.id);
+    assert.equal(mine?.replayable, false);
+    await assert.rejects(deny.deadLetters.replay(mine?.entryId ?? ''), /has no envelope to replay/);
+  });
+});

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  checkSendFailClosed,
+  compileBusOptions,
+  decodeEnvelopeHeader,
+  decodeFrameHeader,
+  encodeEnvelopeHeader,
+  encodeFrameHeader,
+  frameSignedBytes,
+  type EnvelopeHeader,
+  type FrameHeader,
+  type SendMeta,
+} from '../../../src/bus/index.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { CanonicalEncodingError, decodeCanonical, encodeCanonical } from '../../../src/crypto/index.js';
+
+const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 });
+const envelope: fc.Arbitrary<EnvelopeHeader> = fc.record({
+  id: text,
+  kind: fc.constantFrom('direct', 'request', 'reply', 'topic', 'broadcast'),
+  to: text,
+  ts: fc.maxSafeNat(),
+  ttl: fc.maxSafeNat(),
+  delivery: fc.constantFrom('at-most-once', 'at-least-once', 'exactly-once'),
+  corr: fc.option(text),
+  len: fc.nat(),
+});
+const FIELDS = ['id', 'kind', 'to', 'ts', 'ttl', 'delivery', 'corr', 'len'] as const;
+const generic = (h: EnvelopeHeader): Buffer =>
+  encodeCanonical({
+    corr: h.corr,
+    dl: h.delivery,
+    id: h.id,
+    kind: h.kind,
+    len: h.len,
+    to: h.to,
+    ts: h.ts,
+    ttl: h.ttl,
+  });
+
+describe('envelope header and frame encoding', () => {
+  test('the hand-written envelope codec is the canonical encoding: same bytes, round trip, injective', () => {
+    fc.assert(
+      fc.property(envelope, envelope, fc.constantFrom(...FIELDS), (e, other, field) => {
+        const bytes = encodeEnvelopeHeader(e);
+        assert.ok(bytes.equals(generic(e)), 'byte-identical to encodeCanonical');
+        assert.deepStrictEqual(decodeEnvelopeHeader(bytes), { ...e });
+        const changed = { ...e, [field]: other[field] };
+        fc.pre(changed[field] !== e[field]);
+        assert.ok(!bytes.equals(encodeEnvelopeHeader(changed)), `changing ${field} changes the signed bytes`);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('the envelope decoder accepts exactly canonical encodings (any corrupted byte is rejected or re-encodes identically)', () => {
+    fc.assert(
+      fc.property(envelope, fc.nat(), fc.integer({ min: 1, max: 255 }), (e, pos, flip) => {
+        const bytes = Buffer.from(encodeEnvelopeHeader(e));
+        const at = pos % bytes.length;
+        bytes[at] = (bytes[at] as number) ^ flip;
+        let decoded: EnvelopeHeader | undefined;
+        try {
+          decoded = decodeEnvelopeHeader(bytes);
+        } catch (error) {
+          assert.ok(error instanceof CanonicalEncodingError, String(error));
+          assert.equal(error.code, 'ARS_CANONICAL_ENCODING');
+          return;
+        }
+        // whatever it accepted is canonical: re-encoding gives the same bytes, and the generic codec agrees
+        assert.ok(encodeEnvelopeHeader(decoded).equals(bytes));
+        assert.doesNotThrow(() => decodeCanonical(bytes));
+      }),
+      { numRuns: 3000 },
+    );
+    assert.throws(
+      () =>
+        decodeEnvelopeHeader(
+          Buffer.concat([
+            encodeEnvelopeHeader({
+              id: 'a',
+              kind: 'direct',
+              to: 'b',
+              ts: 1,
+              ttl: 1,
+              delivery: 'at-least-once',
+              corr: null,
+              len: 0,
+            }),
+            Buffer.from([0]),
+          ]),
+        ),
+      (e: unknown) => e instanceof CanonicalEncodingError && /trailing bytes/.test(e.message),
+    );
+  });
+
+  const frame: fc.Arbitrary<FrameHeader> = fc.record({
+    fid: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((u) => Buffer.from(u)),
+    from: text,
+    kid: fc.option(text),
+    ekid: fc.option(text),
+    nonce: fc.option(fc.uint8Array({ minLength: 12, maxLength: 12 }).map((u) => Buffer.from(u))),
+    envs: fc.array(
+      envelope.map((e) => encodeEnvelopeHeader(e)),
+      { maxLength: 8 },
+    ),
+  });
+
+  test('frame header round trip; the signed bytes change with any header, ciphertext or tag byte', () => {
+    fc.assert(
+      fc.property(frame, fc.uint8Array({ maxLength: 64 }), fc.nat(), (f, body, pos) => {
+        const h = encodeFrameHeader(f);
+        assert.deepStrictEqual(
+          { ...decodeFrameHeader(h) },
+          { ...f, envs: f.envs.map((b) => Buffer.from(b)) },
+        );
+        const c = Buffer.from(body);
+        const t = randomBytes(16);
+        const signed = frameSignedBytes(h, c, t);
+        const flip = (b: Buffer): Buffer => {
+          const x = Buffer.from(b);
+          const i = pos % x.length;
+          x[i] = (x[i] as number) ^ 1;
+          return x;
+        };
+        assert.ok(!signed.equals(frameSignedBytes(flip(h), c, t)));
+        assert.ok(!signed.equals(frameSignedBytes(h, c, flip(t))));
+        if (c.length > 0) assert.ok(!signed.equals(frameSignedBytes(h, flip(c), t)));
+      }),
+      { numRuns: 300 },
+    );
+    assert.throws(() => decodeFrameHeader(encodeCanonical({ v: 1, from: 'a' })), /not a version-2 header/);
+  });
+});
+
+describe('hooks and options', () => {
+  const meta: SendMeta = {
+    messageId: 'm',
+    kind: 'direct',
+    from: 'a',
+    to: 'b',
+    size: 1,
+    delivery: 'at-least-once',
+  };
+  test('a policy that throws, rejects or answers garbage is a deny (fail closed)', async () => {
+    assert.equal(
+      (
+        await checkSendFailClosed(
+          {
+            checkSend: () => {
+              throw new Error('boom');
+            },
+          },
+          meta,
+        )
+      ).allowed,
+      false,
+    );
+    assert.equal(
+      (await checkSendFailClosed({ checkSend: () => Promise.reject(new Error('x')) }, meta)).allowed,
+      false,
+    );
+    assert.equal(
+      (await checkSendFailClosed({ checkSend: () => Promise.resolve(undefined as never) }, meta)).allowed,
+      false,
+    );
+    assert.equal(
+      (
+        await checkSendFailClosed(
+          { checkSend: () => Promise.resolve({ allowed: 'yes' as never, reasons: [] }) },
+          meta,
+        )
+      ).allowed,
+      false,
+    );
+    assert.equal(
+      (await checkSendFailClosed({ checkSend: () => Promise.resolve({ allowed: true, reasons: [] }) }, meta))
+        .allowed,
+      true,
+    );
+    // a synchronous policy gets a synchronous answer (the send fast path), judged the same way
+    const sync = checkSendFailClosed({ checkSend: () => ({ allowed: true, reasons: ['ok'] }) }, meta);
+    assert.deepEqual(sync, { allowed: true, reasons: ['ok'] });
+    assert.equal(
+      (
+        checkSendFailClosed({ checkSend: () => ({ allowed: 1 as never, reasons: [] }) }, meta) as {
+          allowed: boolean;
+        }
+      ).allowed,
+      false,
+    );
+  });
+
+  test('bus options: defaults and named errors', () => {
+    assert.equal(compileBusOptions().maxMessageBytes, 262_144);
+    assert.equal(compileBusOptions().maxFrameBytes, 1_048_576);
+    assert.throws(
+      () => compileBusOptions({ security: 'maybe' as never }),
+      (e: unknown) => e instanceof ConfigError && /security: 'maybe' is not allowed/.test(e.message),
+    );
+    assert.throws(
+      () => compileBusOptions({ defaultTtlMs: 10, maxTtlMs: 5 }),
+      (e: unknown) => e instanceof ConfigError && /defaultTtlMs must not exceed maxTtlMs/.test(e.message),
+    );
+  });
+});
