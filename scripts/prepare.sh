@@ -15,7 +15,9 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` honours package-lock.json. (`npm ci` refuses lock files that leave out other
+  # platforms' optional binaries, which some npm configurations write.)
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 say "building"
