@@ -23,7 +23,11 @@ export interface AdmitAgentInput {
 
 export type Admission =
   | { readonly admitted: true; readonly creation: DecisionRecord; readonly allocation: DecisionRecord }
-  | { readonly admitted: false; readonly stage: 'creation' | 'allocation'; readonly decision: DecisionRecord };
+  | {
+      readonly admitted: false;
+      readonly stage: 'creation' | 'allocation';
+      readonly decision: DecisionRecord;
+    };
 
 export interface TerminationInput {
   readonly config: AgentConfig;
@@ -76,7 +80,14 @@ export function createControlActivities({ policy, audit }: ControlActivityDeps) 
       const creation = policy.checkCreateAgent(config);
       const agent = `Agent::${config.name}`;
       const events: AuditEventInput[] = [
-        decisionEvent(config.id, 'CreateAgent', `Operator::${SYSTEM_OPERATOR.id}`, agent, creation, `${eventId}:create`),
+        decisionEvent(
+          config.id,
+          'CreateAgent',
+          `Operator::${SYSTEM_OPERATOR.id}`,
+          agent,
+          creation,
+          `${eventId}:create`,
+        ),
       ];
       if (creation.decision !== 'allow') {
         events.push(securityEvent(config.id, 'creation_denied', creation, eventId));
@@ -91,7 +102,14 @@ export function createControlActivities({ policy, audit }: ControlActivityDeps) 
         risk: config.risk,
       });
       events.push(
-        decisionEvent(config.id, 'AllocateResources', agent, `ResourcePool::${hostId}`, allocation, `${eventId}:allocate`),
+        decisionEvent(
+          config.id,
+          'AllocateResources',
+          agent,
+          `ResourcePool::${hostId}`,
+          allocation,
+          `${eventId}:allocate`,
+        ),
       );
       if (allocation.decision !== 'allow') {
         events.push(securityEvent(config.id, 'allocation_denied', allocation, eventId));
@@ -103,7 +121,13 @@ export function createControlActivities({ policy, audit }: ControlActivityDeps) 
           kind: 'agent.created',
           agentId: config.id,
           actor: 'operator:system',
-          data: { name: config.name, tier: config.tier, mode: config.mode, capabilities: config.capabilities, eventId },
+          data: {
+            name: config.name,
+            tier: config.tier,
+            mode: config.mode,
+            capabilities: config.capabilities,
+            eventId,
+          },
         },
         {
           kind: 'resource.allocated',
@@ -122,11 +146,6 @@ export function createControlActivities({ policy, audit }: ControlActivityDeps) 
       return { admitted: true, creation: plain(creation), allocation: plain(allocation) };
     },
 
-    /** Re-asks the creation policies for a live agent: a deny is a runtime policy violation. */
-    async checkStanding(config: AgentConfig): Promise<DecisionRecord> {
-      return plain(policy.checkCreateAgent(config));
-    },
-
     /** Appends lifecycle events in order (one call per batch). */
     async recordEvents(events: readonly AuditEventInput[]): Promise<void> {
       await audit.appendMany(events);
@@ -141,7 +160,14 @@ export function createControlActivities({ policy, audit }: ControlActivityDeps) 
         ...(exitCode === undefined ? {} : { exitCode }),
       });
       await audit.appendMany([
-        decisionEvent(config.id, 'Terminate', `Operator::${SYSTEM_OPERATOR.id}`, `Agent::${config.name}`, decision, `${eventId}:terminate`),
+        decisionEvent(
+          config.id,
+          'Terminate',
+          `Operator::${SYSTEM_OPERATOR.id}`,
+          `Agent::${config.name}`,
+          decision,
+          `${eventId}:terminate`,
+        ),
         {
           kind: 'agent.terminated',
           agentId: config.id,
@@ -154,7 +180,12 @@ export function createControlActivities({ policy, audit }: ControlActivityDeps) 
   };
 }
 
-function securityEvent(agentId: string, type: string, decision: PolicyDecision, eventId: string): AuditEventInput {
+function securityEvent(
+  agentId: string,
+  type: string,
+  decision: PolicyDecision,
+  eventId: string,
+): AuditEventInput {
   return {
     kind: 'security.event',
     agentId,

@@ -18,4 +18,9 @@ export {
   type WorkerRole,
 } from './workers.js';
 export { installQuietRuntime } from './quiet-runtime.js';
-export { startPolicyEnforcer, DEFAULT_ENFORCE_INTERVAL_MS, type PolicyEnforcer, type PolicyEnforcerOptions } from './policy-enforcer.js';
+export {
+  startPolicyEnforcer,
+  DEFAULT_ENFORCE_INTERVAL_MS,
+  type PolicyEnforcer,
+  type PolicyEnforcerOptions,
+} from './policy-enforcer.js';

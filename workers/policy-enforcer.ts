@@ -48,16 +48,25 @@ export function startPolicyEnforcer(options: PolicyEnforcerOptions): PolicyEnfor
         const decision = policy.checkCreateAgent(status.config);
         if (decision.decision !== 'allow' && !status.violation) {
           const reasons = [...decision.reasons, ...decision.errors];
-          await handle.signal(policyViolationSignal, reasons.length ? reasons : ['no policy permits the agent (deny by default)']);
+          await handle.signal(
+            policyViolationSignal,
+            reasons.length ? reasons : ['no policy permits the agent (deny by default)'],
+          );
           logger.warn({ agentId: status.agentId, reasons }, 'agent violates policy; suspending it');
           signalled += 1;
         } else if (decision.decision === 'allow' && status.violation) {
-          await handle.signal(policyClearedSignal, `policy version ${policy.version} permits the agent again`);
+          await handle.signal(
+            policyClearedSignal,
+            `policy version ${policy.version} permits the agent again`,
+          );
           logger.info({ agentId: status.agentId }, 'policy violation cleared');
           signalled += 1;
         }
       } catch (error) {
-        logger.warn({ err: error, workflowId: execution.workflowId }, 'policy re-check of an agent failed; will retry');
+        logger.warn(
+          { err: error, workflowId: execution.workflowId },
+          'policy re-check of an agent failed; will retry',
+        );
       }
     }
     return signalled;
@@ -78,7 +87,8 @@ export function startPolicyEnforcer(options: PolicyEnforcerOptions): PolicyEnfor
     return running;
   }
 
-  const safeSweep = () => void sweep().catch((error: unknown) => logger.warn({ err: error }, 'policy sweep failed'));
+  const safeSweep = () =>
+    void sweep().catch((error: unknown) => logger.warn({ err: error }, 'policy sweep failed'));
   const unsubscribe = policy.onReload(safeSweep);
   const timer = setInterval(safeSweep, options.intervalMs ?? DEFAULT_ENFORCE_INTERVAL_MS);
   timer.unref();

@@ -62,7 +62,9 @@ export async function createControlWorker(deps: ControlWorkerDeps): Promise<Cont
   const taskQueue = deps.controlTaskQueue ?? settings.controlTaskQueue;
   const policy = new PolicyEngine({ policyDir: settings.policyDir, watch: true, logger });
   const redis = createClient({ url: settings.redisUrl });
-  redis.on('error', (error: unknown) => logger.warn({ err: error }, 'redis connection error (audit); reconnecting'));
+  redis.on('error', (error: unknown) =>
+    logger.warn({ err: error }, 'redis connection error (audit); reconnecting'),
+  );
   await redis.connect();
   const audit = new AuditLog(redis, loadAuditSigner({ keyDir: `${settings.stateDir}/keys` }), {
     keyPrefix: settings.auditPrefix,
@@ -201,7 +203,9 @@ export async function runWorkers(options: RunWorkersOptions): Promise<void> {
   const connection = await connect(settings);
   try {
     const deps = { settings, logger, connection: connection.native };
-    const control = roles.includes('control') ? await createControlWorker({ ...deps, client: connection.client }) : undefined;
+    const control = roles.includes('control')
+      ? await createControlWorker({ ...deps, client: connection.client })
+      : undefined;
     const host = roles.includes('host')
       ? await createHostWorker({ ...deps, client: connection.client })
       : undefined;

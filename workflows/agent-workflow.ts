@@ -123,7 +123,12 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   let auditing = false;
   let auditSeq = 0;
   function audit(kind: AuditEventInput['kind'], data: Record<string, unknown>): void {
-    auditBacklog.push({ kind, agentId: config.id, actor: `agent:${config.name}`, data: { ...data, eventId: `${eventId}:${++auditSeq}` } });
+    auditBacklog.push({
+      kind,
+      agentId: config.id,
+      actor: `agent:${config.name}`,
+      data: { ...data, eventId: `${eventId}:${++auditSeq}` },
+    });
     if (!auditing) void drainAudit();
   }
   async function drainAudit(): Promise<void> {
@@ -191,28 +196,29 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   setHandler(policyClearedSignal, (reason) => {
     if (!violation) return;
     violation = undefined;
-    audit('security.event', { type: 'policy_cleared', severity: 'info', message: reason ?? 'policy cleared' });
+    audit('security.event', {
+      type: 'policy_cleared',
+      severity: 'info',
+      message: reason ?? 'policy cleared',
+    });
     requests.push({ kind: 'cleared', reason: reason ?? 'policy cleared' });
   });
-  setHandler(
-    statusQuery,
-    (): AgentStatus => ({
-      agentId: config.id,
-      config,
-      ...(violation ? { violation } : {}),
-      name: config.name,
-      mode: config.mode,
-      tier: config.tier,
-      host: placement.hostId,
-      state,
-      ...(current ? { currentTask: { ...current } } : {}),
-      history,
-      rejected,
-      results,
-      tasksCompleted,
-      runs,
-    }),
-  );
+  setHandler(statusQuery, (): AgentStatus => ({
+    agentId: config.id,
+    config,
+    ...(violation ? { violation } : {}),
+    name: config.name,
+    mode: config.mode,
+    tier: config.tier,
+    host: placement.hostId,
+    state,
+    ...(current ? { currentTask: { ...current } } : {}),
+    history,
+    rejected,
+    results,
+    tasksCompleted,
+    runs,
+  }));
   setHandler(
     assignTaskUpdate,
     (taskInput) => {
@@ -232,7 +238,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
           );
         }
         if (violation) {
-          throw new Error(`agent ${config.id} violates policy (${violation.reasons.join('; ')}); it takes no tasks until that is cleared`);
+          throw new Error(
+            `agent ${config.id} violates policy (${violation.reasons.join('; ')}); it takes no tasks until that is cleared`,
+          );
         }
         compileTask(taskInput);
       },
@@ -249,7 +257,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         if (state === 'Suspended') {
           if (next.kind === 'violation') suspendedByPolicy = true;
         } else if (!canTransition(state, 'Suspended')) {
-          if (next.kind === 'suspend') reject('suspend', `suspend does not apply to an agent that is ${state}`);
+          if (next.kind === 'suspend')
+            reject('suspend', `suspend does not apply to an agent that is ${state}`);
         } else if (await sandbox.pauseSandbox(containerId)) {
           suspendedByPolicy = next.kind === 'violation';
           transition('Suspended', next.reason);
@@ -263,7 +272,10 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         if (state !== 'Suspended') {
           if (next.kind === 'resume') reject('resume', `resume does not apply to an agent that is ${state}`);
         } else if (violation) {
-          reject('resume', `the agent violates policy (${violation.reasons.join('; ')}); it resumes when that is cleared`);
+          reject(
+            'resume',
+            `the agent violates policy (${violation.reasons.join('; ')}); it resumes when that is cleared`,
+          );
         } else {
           await sandbox.unpauseSandbox(containerId);
           suspendedByPolicy = false;
@@ -274,7 +286,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   }
 
   /** Runs one task in a fresh sandbox and always destroys the sandbox. */
-  async function runTask(task: Task, taskId: string, seq: number): Promise<{ result: TaskResult; terminated: boolean }> {
+  async function runTask(
+    task: Task,
+    taskId: string,
+    seq: number,
+  ): Promise<{ result: TaskResult; terminated: boolean }> {
     current = { taskId, seq };
     transition('Running', `task ${seq} started`);
     let containerId: string | undefined;
@@ -299,13 +315,16 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
       let finished: RunResult | undefined;
       let failure: unknown;
       const running = runScope
-        .run(() => runner.runSandbox({ containerId: id, timeoutMs: task.timeoutMs ?? config.resources.timeoutMs }))
+        .run(() =>
+          runner.runSandbox({ containerId: id, timeoutMs: task.timeoutMs ?? config.resources.timeoutMs }),
+        )
         .then(
           (value) => void (finished = value),
           (error: unknown) => void (failure = error ?? new Error('sandbox run failed')),
         );
       // A violation that arrived before the task started applies now.
-      if (violation) requests.unshift({ kind: 'violation', reason: `policy violation: ${violation.reasons.join('; ')}` });
+      if (violation)
+        requests.unshift({ kind: 'violation', reason: `policy violation: ${violation.reasons.join('; ')}` });
       while (!finished && failure === undefined && !terminated) {
         await condition(() => finished !== undefined || failure !== undefined || requests.length > 0);
         const next = requests.shift();
@@ -316,7 +335,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         await running;
         return { result: taskResult(taskId, seq, task, undefined), terminated: true };
       }
-      if (failure !== undefined) throw failure instanceof Error ? failure : new Error('sandbox run failed', { cause: failure });
+      if (failure !== undefined)
+        throw failure instanceof Error ? failure : new Error('sandbox run failed', { cause: failure });
       return { result: taskResult(taskId, seq, task, finished), terminated: false };
     } finally {
       if (containerId) {
@@ -383,7 +403,10 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
       const message = failureMessage(error);
       transition('Failed', message);
       transition('Terminated', 'initialization failed');
-      throw ApplicationFailure.nonRetryable(`agent ${config.id} failed to initialize: ${message}`, 'AgentInitializationFailed');
+      throw ApplicationFailure.nonRetryable(
+        `agent ${config.id} failed to initialize: ${message}`,
+        'AgentInitializationFailed',
+      );
     }
     transition('Ready', 'admitted by policy; sandbox tier and image ready');
   }
@@ -448,9 +471,13 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   if (failure !== undefined && !(failure instanceof ApplicationFailure && failure.nonRetryable)) {
     const cancelled = isCancellation(failure);
     if (!cancelled && canTransition(state, 'Failed')) transition('Failed', failureMessage(failure));
-    if (canTransition(state, 'Terminated')) transition('Terminated', cancelled ? 'workflow cancelled' : 'agent failed');
+    if (canTransition(state, 'Terminated'))
+      transition('Terminated', cancelled ? 'workflow cancelled' : 'agent failed');
     if (!cancelled) {
-      failure = ApplicationFailure.nonRetryable(`agent ${config.id} failed: ${failureMessage(failure)}`, 'AgentFailed');
+      failure = ApplicationFailure.nonRetryable(
+        `agent ${config.id} failed: ${failureMessage(failure)}`,
+        'AgentFailed',
+      );
     }
   }
   await CancellationScope.nonCancellable(async () => {
@@ -464,7 +491,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
       });
     }
   });
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(failureMessage(failure));
   if (!outcome) throw new Error('agent workflow ended without an outcome');
   return outcome;
 }
@@ -483,7 +510,13 @@ function taskResult(taskId: string, seq: number, task: Task, run: RunResult | un
       startedAt: run?.startedAt ?? 0,
     };
   }
-  const outcome = run.timedOut ? 'timed_out' : run.oomKilled ? 'oom_killed' : run.exitCode === 0 ? 'succeeded' : 'failed';
+  const outcome = run.timedOut
+    ? 'timed_out'
+    : run.oomKilled
+      ? 'oom_killed'
+      : run.exitCode === 0
+        ? 'succeeded'
+        : 'failed';
   return {
     ...base,
     outcome,

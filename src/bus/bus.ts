@@ -169,15 +169,30 @@ type Client = ReturnType<typeof createClient>;
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 /** A message in a lane's batch; settles the send() promise (a class: no closures per message). */
-class PendingSend implements Outgoing {
+class PendingSend implements Outgoing, EnvelopeHeader {
+  readonly ts: number;
+  readonly len: number;
   constructor(
-    readonly header: EnvelopeHeader,
+    readonly id: string,
+    readonly kind: MessageKind,
+    readonly to: string,
+    ts: number,
+    readonly ttl: number,
+    readonly delivery: DeliveryLevel,
+    readonly corr: string | null,
     readonly payload: Buffer,
     private readonly res: (r: SendResult) => void,
     readonly reject: (error: unknown) => void,
-  ) {}
+  ) {
+    this.ts = ts;
+    this.len = payload.length;
+  }
+  /** The message is its own envelope header (one object per message, not two). */
+  get header(): EnvelopeHeader {
+    return this;
+  }
   resolve(entryId: string): void {
-    this.res({ id: this.header.id, status: 'queued', entryId });
+    this.res({ id: this.id, status: 'queued', entryId });
   }
 }
 
@@ -254,6 +269,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   }
 
   const policed = ctx.policy !== allowAllPolicy;
+  /** Sends whose policy/registry checks are still running (close() lets them finish). */
+  const checking = new Set<Promise<void>>();
   const inboxes = new Map<string, string>();
   const inboxOf = (agent: string): string => {
     let k = inboxes.get(agent);
@@ -342,15 +359,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       if (!cached)
         return drop(id, kind, from, to, 'unknown_recipient', `agent '${to}' is not registered on this bus`);
       return new Promise<SendResult>((res, rej) =>
-        writer.enqueue(
-          lane,
-          new PendingSend(
-            { id, kind, to, ts: ctx.now(), ttl, delivery, corr, len: body.length },
-            body,
-            res,
-            rej,
-          ),
-        ),
+        writer.enqueue(lane, new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, res, rej)),
       );
     }
     return new Promise<SendResult>((resolve, reject) => {
@@ -372,19 +381,16 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
           if (closed) throw new BusUsageError('the bus is closed; create a new one with createBus()');
           writer.enqueue(
             lane,
-            new PendingSend(
-              { id, kind, to, ts: ctx.now(), ttl, delivery, corr, len: body.length },
-              body,
-              resolve,
-              reject,
-            ),
+            new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, resolve, reject),
           );
         } catch (error) {
           reject(asError(error));
         }
       });
       lane.checks = step;
+      checking.add(step);
       void step.then(() => {
+        checking.delete(step);
         if (lane.checks === step) lane.checks = undefined;
       });
     });
@@ -619,10 +625,12 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       return { close: () => stopConsumer(entry) };
     },
     async flush() {
+      await Promise.allSettled([...checking]);
       await writer.drain();
     },
     async close() {
       if (closed) return;
+      await Promise.allSettled([...checking]);
       await writer.drain();
       closed = true;
       await Promise.all([...consumers].map((c) => stopConsumer(c)));

@@ -51,7 +51,8 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
   const ars = new ArsClient(connection.client, settings);
   const deps = { settings, logger: silentLogger, connection: connection.native };
   // Without workers, the host is only a handle on the sandbox (for reaping and inspection).
-  const control = options.workers === false ? undefined : await createControlWorker({ ...deps, client: connection.client });
+  const control =
+    options.workers === false ? undefined : await createControlWorker({ ...deps, client: connection.client });
   const host =
     options.workers === false
       ? undefined

@@ -163,6 +163,9 @@ describe('audit log on real Redis', () => {
     assert.equal(r.firstBad?.seq, 16);
     assert.equal(r.firstBad?.reason, 'truncated');
     assert.match(r.firstBad?.message ?? '', /checkpoint .* covers entries up to 20/);
+    const cli = await cliVerify(prefix);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stdout, /^TAMPERED: entry 16: .*\[truncated\]/);
   });
 
   test('a rollback of Redis itself (checkpoints included) is caught by a checkpoint kept outside', async () => {

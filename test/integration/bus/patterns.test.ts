@@ -32,6 +32,32 @@ for (const security of ['signed-encrypted', 'off'] as const) {
       assert.equal(pending[0], 0);
     });
 
+    test('an asynchronous policy and a cold registry cache keep per-sender order', async () => {
+      let asked = 0;
+      const bus = await env.bus({
+        options: { security, registryCacheMs: 0 },
+        policy: {
+          checkSend: async () => {
+            asked++;
+            await sleep(asked % 3); // answers arrive at uneven times
+            return { allowed: true, reasons: [] };
+          },
+        },
+      });
+      const got = collector();
+      await bus.consume('o1', got.handler);
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => bus.send({ from: 'a2', to: 'o1', payload: `n${i}` })),
+      );
+      assert.ok(results.every((r) => r.status === 'queued'));
+      const msgs = await got.waitFor(60);
+      assert.equal(asked, 60);
+      assert.deepEqual(
+        msgs.map((m) => m.payload.toString()),
+        Array.from({ length: 60 }, (_, i) => `n${i}`),
+      );
+    });
+
     test('at-most-once and exactly-once direct messages are delivered once', async () => {
       const bus = await env.bus({ options: { security } });
       const got = collector();

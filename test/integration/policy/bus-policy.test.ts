@@ -63,10 +63,7 @@ describe('the bus asks Cedar before sending and audits to the trail', () => {
     assert.equal(allowed.status, 'queued');
     await bus.flush();
 
-    await eventually(
-      async () => (received.includes('bob:hello') ? true : undefined),
-      'allowed message delivered',
-    );
+    await eventually(() => (received.includes('bob:hello') ? true : undefined), 'allowed message delivered');
     assert.deepEqual(received, ['bob:hello'], 'the denied message never arrived');
     const letters = await bus.deadLetters.list({ count: 10 });
     assert.ok(letters.some((l) => l.messageId === denied.id && l.reason === 'policy_denied'));

@@ -145,7 +145,7 @@ describe('policy hooks wired into the lifecycle', () => {
     const version = runtime.control?.policy.version ?? 0;
     await unlink(file);
     await eventually(
-      async () => ((runtime.control?.policy.version ?? 0) > version ? true : undefined),
+      () => ((runtime.control?.policy.version ?? 0) > version ? true : undefined),
       'watcher reload',
     );
     await eventually(

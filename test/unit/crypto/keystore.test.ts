@@ -44,10 +44,13 @@ describe('keystore', () => {
       options: { rotationIntervalMs: 10_000, graceMs: 2_000 },
       now: () => now,
     });
+    assert.equal(ks.peekSigningKey('agent:a'), undefined, 'nothing held before the first use');
     const k1 = await ks.currentSigningKey('agent:a');
+    assert.equal(ks.peekSigningKey('agent:a')?.kid, k1.kid, 'peek returns the held current key');
     const sig = signEd25519(k1.privateKey, Buffer.from('m'));
     assert.equal((await ks.currentSigningKey('agent:a')).kid, k1.kid, 'same key within the interval');
     now += 10_000;
+    assert.equal(ks.peekSigningKey('agent:a'), undefined, 'peek never returns a key of a past epoch');
     const k2 = await ks.currentSigningKey('agent:a');
     assert.notEqual(k2.kid, k1.kid, 'rotated');
     const pub1 = await ks.verificationKey('agent:a', k1.kid);
@@ -60,6 +63,7 @@ describe('keystore', () => {
     );
     const e = await ks.currentEncryptionKey('agent:a');
     assert.equal(e.key.length, 32);
+    assert.deepEqual(ks.peekEncryptionKey('agent:a'), e);
     assert.deepEqual(await ks.decryptionKey('agent:a', e.kid), e.key);
     assert.equal(await ks.decryptionKey('agent:a', 'enc.0'), undefined);
   });
