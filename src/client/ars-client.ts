@@ -71,6 +71,9 @@ export interface ListOptions {
   readonly limit?: number;
 }
 
+/** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW */
+const TASK_QUEUE_TYPE_WORKFLOW = 1;
+
 const REQUEST_STATES: Readonly<Record<'suspend' | 'resume' | 'terminate', readonly AgentState[]>> = {
   suspend: ['Running', 'Waiting'],
   resume: ['Suspended'],
@@ -237,6 +240,19 @@ export class ArsClient {
       if (agents.length >= (options.limit ?? 100)) break;
     }
     return agents;
+  }
+
+  /**
+   * How many workers poll the control task queue (workflow tasks) right now; 0 means agents will
+   * wait until a worker (`ars dev`, `ars worker`) starts.
+   */
+  async controlPollers(taskQueue = this.settings.controlTaskQueue): Promise<number> {
+    const response = await this.temporal.workflowService.describeTaskQueue({
+      namespace: this.settings.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    return response.pollers?.length ?? 0;
   }
 
   /** The Temporal Web UI page of the agent's workflow. */

@@ -78,7 +78,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
+  probe: () => Promise<T | undefined> | T | undefined,
   what: string,
   timeoutMs = 30_000,
 ): Promise<T> {

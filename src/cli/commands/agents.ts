@@ -30,6 +30,11 @@ export function registerAgentCommands(program: Command): void {
       await withClient(async (ars) => {
         const config = await ars.createAgent(input, opts.host ? { hostId: opts.host } : {});
         if (!opts.json) console.log(`agent ${config.id} (${config.name}) started: ${ars.uiUrl(config.id)}`);
+        if ((await ars.controlPollers()) === 0) {
+          console.error(
+            `warning: no worker polls task queue '${ars.settings.controlTaskQueue}'; the agent waits until one does (start 'ars dev' or 'ars worker')`,
+          );
+        }
         if (!opts.wait) {
           if (opts.json) printJson({ agentId: config.id, ui: ars.uiUrl(config.id) });
           return;
