@@ -7,7 +7,6 @@ import {
   WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
 import {
   agentWorkflowId,
   assignTaskUpdate,
@@ -18,7 +17,6 @@ import {
   AGENT_WORKFLOW_TYPE,
   type AgentResult,
   type AgentStatus,
-  type AgentWorkflowInput,
   type TaskAssignment,
   type TaskResult,
 } from '../../workflows/definitions.js';
@@ -26,15 +24,16 @@ import {
   compileAgentConfig,
   compileSettings,
   compileTask,
-  hostTaskQueue,
   workflowUiUrl,
   type AgentConfig,
   type Settings,
   type TaskInput,
 } from '../config/index.js';
 import { SEARCH_ATTRIBUTES } from '../lifecycle/search-attributes.js';
+import { agentWorkflowStart, type AgentPlacementOptions } from './start-options.js';
 import type { AgentState } from '../lifecycle/states.js';
 import {
+  AgentExistsError,
   AgentFailedError,
   AgentNotFoundError,
   AgentStateError,
@@ -42,12 +41,7 @@ import {
   TaskRejectedError,
 } from './errors.js';
 
-export interface CreateAgentOptions {
-  /** Host whose worker runs the sandboxes. @default the settings' hostId */
-  readonly hostId?: string;
-  /** Task queue of the control worker (tests use their own). @default settings.controlTaskQueue */
-  readonly controlTaskQueue?: string;
-}
+export type CreateAgentOptions = AgentPlacementOptions;
 
 /** One agent as listed by `list()` (from Temporal visibility, without querying each workflow). */
 export interface AgentSummary {
@@ -106,40 +100,14 @@ export class ArsClient {
    */
   async createAgent(input: unknown, options: CreateAgentOptions = {}): Promise<AgentConfig> {
     const config = compileAgentConfig(input);
-    const hostId = options.hostId ?? this.settings.hostId;
-    const workflowInput: AgentWorkflowInput = {
-      config,
-      placement: {
-        hostId,
-        hostQueue: hostTaskQueue(hostId),
-        image: config.sandbox.image ?? this.settings.sandboxImage,
-      },
-    };
     try {
-      await this.temporal.workflow.start(AGENT_WORKFLOW_TYPE, {
-        workflowId: agentWorkflowId(config.id),
-        taskQueue: options.controlTaskQueue ?? this.settings.controlTaskQueue,
-        args: [workflowInput],
-        typedSearchAttributes: new TypedSearchAttributes([
-          { key: SEARCH_ATTRIBUTES.state, value: 'Initializing' },
-          { key: SEARCH_ATTRIBUTES.tier, value: config.tier },
-          { key: SEARCH_ATTRIBUTES.mode, value: config.mode },
-          { key: SEARCH_ATTRIBUTES.agentName, value: config.name },
-          { key: SEARCH_ATTRIBUTES.host, value: hostId },
-        ]),
-        staticSummary: `agent ${config.name} (${config.id})`,
-        staticDetails: [
-          `**${config.name}** · ${config.mode} · tier ${config.tier} · host ${hostId}`,
-          `memory ${config.resources.memoryMb} MiB · cpus ${config.resources.cpus} · timeout ${config.resources.timeoutMs} ms`,
-          config.sandbox.command ? `command: \`${config.sandbox.command.join(' ')}\`` : '',
-          config.capabilities.length ? `capabilities: ${config.capabilities.join(', ')}` : '',
-        ]
-          .filter(Boolean)
-          .join('\n\n'),
-      });
+      await this.temporal.workflow.start(
+        AGENT_WORKFLOW_TYPE,
+        agentWorkflowStart(config, this.settings, options),
+      );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new AgentStateError(config.id, 'Running', 'create', ['Terminated']);
+        throw new AgentExistsError(config.id);
       }
       throw error;
     }

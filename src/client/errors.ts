@@ -10,6 +10,15 @@ export class AgentNotFoundError extends ArsError {
   }
 }
 
+/** An agent with this id is still running; nothing was started. */
+export class AgentExistsError extends ArsError {
+  readonly code = 'ARS_AGENT_EXISTS';
+
+  constructor(readonly agentId: string) {
+    super(`agent '${agentId}' already exists and is still running; choose another id, or terminate it first`);
+  }
+}
+
 /** The request does not apply to the agent's current state; nothing was sent. */
 export class AgentStateError extends ArsError {
   readonly code = 'ARS_AGENT_STATE';

@@ -38,47 +38,15 @@ export function busAuditToLog(audit: AuditLog, options: BusAuditOptions = {}): B
   return {
     async record(event: BusAuditEvent): Promise<void> {
       if (!kinds.has(event.kind)) return;
-      const common = { actor: `agent:${event.from}`, ts: event.at };
-      let input: AuditEventInput;
-      switch (event.kind) {
-        case 'message.sent':
-          input = {
-            ...common,
-            kind: event.kind,
-            data: {
-              messageId: event.messageId,
-              sender: event.from,
-              recipient: event.to,
-              messageKind: event.messageKind,
-            },
-          };
-          break;
-        case 'message.delivered':
-          input = {
-            ...common,
-            kind: event.kind,
-            data: {
-              messageId: event.messageId,
-              sender: event.from,
-              recipient: event.to,
-              messageKind: event.messageKind,
-            },
-          };
-          break;
-        case 'message.dropped':
-          input = {
-            ...common,
-            kind: event.kind,
-            data: {
-              messageId: event.messageId,
-              sender: event.from,
-              recipient: event.to,
-              reason: event.reason,
-              detail: event.detail,
-            },
-          };
-          break;
-      }
+      const data: Record<string, unknown> = {
+        messageId: event.messageId,
+        sender: event.from,
+        recipient: event.to,
+      };
+      if (event.kind === 'message.dropped')
+        Object.assign(data, { reason: event.reason, detail: event.detail });
+      else data.messageKind = event.messageKind;
+      const input: AuditEventInput = { kind: event.kind, actor: `agent:${event.from}`, ts: event.at, data };
       await audit.append(input);
     },
   };
