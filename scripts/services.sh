@@ -164,7 +164,8 @@ register_runsc() { # merges {"runtimes":{"runsc":...}} into /etc/docker/daemon.j
 up_docker() {
   command -v dockerd >/dev/null || apt_install docker.io
   command -v docker >/dev/null || apt_install docker.io
-  command -v runsc >/dev/null || apt_install runsc || say "warning: gVisor (runsc) is unavailable; the gvisor tier will be refused"
+  # gVisor is optional: without it the gvisor tier is refused with a clear error.
+  command -v runsc >/dev/null || (apt_install runsc) || say "warning: gVisor (runsc) could not be installed; the gvisor tier will be refused"
   local changed
   changed=$(register_runsc)
   if docker_ready; then
