@@ -32,8 +32,6 @@ export interface WorkerDeps {
   readonly settings: Settings;
   readonly logger: Logger;
   readonly connection: NativeConnection;
-  /** Overrides the control task queue (tests use a fresh one each). */
-  readonly controlTaskQueue?: string;
 }
 
 export interface ControlWorkerDeps extends WorkerDeps {
@@ -59,7 +57,7 @@ export interface ControlWorker {
  */
 export async function createControlWorker(deps: ControlWorkerDeps): Promise<ControlWorker> {
   const { settings, logger } = deps;
-  const taskQueue = deps.controlTaskQueue ?? settings.controlTaskQueue;
+  const taskQueue = settings.controlTaskQueue;
   const policy = new PolicyEngine({ policyDir: settings.policyDir, watch: true, logger });
   const redis = createClient({ url: settings.redisUrl });
   redis.on('error', (error: unknown) =>
