@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { dirname } from 'node:path';
 import { registerAgentCommands } from './commands/agents.js';
+import { registerApplyCommands } from './commands/apply.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDlqCommands } from './commands/dlq.js';
@@ -40,6 +41,7 @@ registerAuditCommands(program, {
   },
 });
 registerDslCommands(program);
+registerApplyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,9 @@
  * `assignTask`, `result` and `list`, over the agent workflows in Temporal.
  */
 export { ArsClient, type AgentSummary, type CreateAgentOptions, type ListOptions } from './ars-client.js';
+export { agentWorkflowStart, type AgentPlacementOptions } from './start-options.js';
 export {
+  AgentExistsError,
   AgentFailedError,
   AgentNotFoundError,
   AgentStateError,
