@@ -11,10 +11,10 @@ suite=${1:-all}
 bash scripts/prepare.sh
 
 case "$suite" in
-unit) dirs=(dist/test/unit) ;;
+unit) dirs=(dist/test/unit dist/test/conformance) ;;
 all)
   bash scripts/services.sh up
-  dirs=(dist/test/unit dist/test/integration dist/test/e2e dist/test/fault)
+  dirs=(dist/test/unit dist/test/conformance dist/test/integration dist/test/e2e dist/test/fault)
   ;;
 *)
   echo "unknown suite '$suite'; use unit or all" >&2

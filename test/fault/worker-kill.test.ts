@@ -20,6 +20,7 @@ describe('worker killed with SIGKILL while an agent runs', () => {
     const env = {
       ARS_HOST_ID: runtime.settings.hostId,
       ARS_CONTROL_TASK_QUEUE: runtime.settings.controlTaskQueue,
+      ARS_AUDIT_PREFIX: runtime.settings.auditPrefix,
     };
     const first = await startWorkerProcess(env);
     workers.push(first);
