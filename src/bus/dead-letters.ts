@@ -7,17 +7,9 @@ import { BusUsageError } from './errors.js';
 import type { StreamKeys } from './stream-keys.js';
 
 /** One entry of the dead-letter stream, as listed by `ars dlq ls`. */
-export interface DeadLetter {
+/** A dead letter as listed: what was recorded, plus its entry id, time and whether it can be replayed. */
+export interface DeadLetter extends DeadLetterInput {
   readonly entryId: string;
-  readonly reason: DeadLetterReason;
-  readonly detail: string;
-  readonly messageId: string;
-  readonly from: string;
-  readonly to: string;
-  readonly kind: string;
-  /** The stream the message was bound for ('' when it never reached one). */
-  readonly stream: string;
-  readonly group: string;
   readonly at: number;
   /** True when the dead letter kept its signed envelope and can be replayed. */
   readonly replayable: boolean;

@@ -5,6 +5,7 @@
  * parentheses.
  */
 import type * as A from './ast.js';
+import { PRECEDENCE } from './precedence.js';
 import { encodeString } from './source.js';
 
 const INDENT = '    ';
@@ -274,22 +275,6 @@ function containsBareTypedRecord(e: A.Expr): boolean {
 // ---------------------------------------------------------------------------------------------
 // Expressions
 
-const PRECEDENCE: Readonly<Record<A.BinaryOperator, number>> = {
-  '||': 1,
-  '&&': 2,
-  '==': 3,
-  '!=': 3,
-  in: 3,
-  '<': 4,
-  '>': 4,
-  '<=': 4,
-  '>=': 4,
-  '+': 5,
-  '-': 5,
-  '*': 6,
-  '/': 6,
-  '%': 6,
-};
 const UNARY = 7;
 const POSTFIX = 8;
 const PRIMARY = 9;

@@ -6,6 +6,7 @@
  */
 import { EmbeddedActionsParser, type IToken, type TokenType } from 'chevrotain';
 import type * as A from './ast.js';
+import { PRECEDENCE } from './precedence.js';
 import { dslErrorMessages } from './parser-messages.js';
 import { decodeString, durationFromImage, spanOf, tokenEnd, tokenStart } from './source.js';
 import * as T from './tokens.js';
@@ -34,22 +35,6 @@ const BINARY_TOKENS: TokenType[] = [
   T.Slash,
   T.Percent,
 ];
-const PRECEDENCE: Readonly<Record<string, number>> = {
-  '||': 1,
-  '&&': 2,
-  '==': 3,
-  '!=': 3,
-  in: 3,
-  '<': 4,
-  '>': 4,
-  '<=': 4,
-  '>=': 4,
-  '+': 5,
-  '-': 5,
-  '*': 6,
-  '/': 6,
-  '%': 6,
-};
 
 /** Folds `a op b op c ...` into a left-associative tree by precedence (shunting-yard, no recursion). */
 function foldBinary(operands: A.Expr[], operators: IToken[]): A.Expr {
@@ -63,8 +48,9 @@ function foldBinary(operands: A.Expr[], operators: IToken[]): A.Expr {
     values.push({ kind: 'Binary', op: op.image as A.BinaryOperator, left, right, span });
   };
   operators.forEach((op, i) => {
-    const p = PRECEDENCE[op.image] ?? 0;
-    while (ops.length > 0 && (PRECEDENCE[(ops.at(-1) as IToken).image] ?? 0) >= p) reduce();
+    const p = PRECEDENCE[op.image as A.BinaryOperator] ?? 0;
+    while (ops.length > 0 && (PRECEDENCE[(ops.at(-1) as IToken).image as A.BinaryOperator] ?? 0) >= p)
+      reduce();
     ops.push(op);
     values.push(operands[i + 1] as A.Expr);
   });
