@@ -35,6 +35,7 @@ import {
 } from '../src/lifecycle/states.js';
 import { NON_RETRYABLE_SANDBOX_ERRORS } from '../src/sandbox/errors.js';
 import {
+  OPERATOR_REQUEST_STATES,
   assignTaskUpdate,
   policyClearedSignal,
   policyViolationSignal,
@@ -57,13 +58,6 @@ interface Request {
   readonly kind: RequestKind;
   readonly reason: string;
 }
-
-/** The states in which an operator request can ever apply (checked again when it is processed). */
-const REQUEST_STATES: Readonly<Record<'suspend' | 'resume' | 'terminate', readonly AgentState[]>> = {
-  suspend: ['Running', 'Waiting'],
-  resume: ['Suspended'],
-  terminate: ['Initializing', 'Ready', 'Running', 'Waiting', 'Suspended', 'Completed'],
-};
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '200 milliseconds',
@@ -176,7 +170,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   }
 
   function request(kind: 'suspend' | 'resume' | 'terminate', reason: string | undefined): void {
-    if (!REQUEST_STATES[kind].includes(state)) {
+    if (!OPERATOR_REQUEST_STATES[kind].includes(state)) {
       reject(kind, `${kind} does not apply to an agent that is ${state}`);
       return;
     }

@@ -100,6 +100,15 @@ export const assignTaskUpdate = defineUpdate<TaskAssignment, [TaskInput]>('assig
 
 export const AGENT_WORKFLOW_TYPE = 'agentWorkflow';
 
+/** The states in which each operator signal can apply (the workflow refuses it in any other). */
+export const OPERATOR_REQUEST_STATES: Readonly<
+  Record<'suspend' | 'resume' | 'terminate', readonly AgentState[]>
+> = {
+  suspend: ['Running', 'Waiting'],
+  resume: ['Suspended'],
+  terminate: ['Initializing', 'Ready', 'Running', 'Waiting', 'Suspended', 'Completed'],
+};
+
 /** Workflow id of an agent. */
 export function agentWorkflowId(agentId: string): string {
   return `agent-${agentId}`;

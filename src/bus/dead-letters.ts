@@ -1,5 +1,5 @@
 import type { RedisCommander } from '../crypto/index.js';
-import { DEAD_LETTER_REASONS, type DeadLetterReason } from './dead-letter-reason.js';
+import type { DeadLetterReason } from './dead-letter-reason.js';
 import { DLQ_ADD_LUA } from './dlq-add.lua.js';
 import { DLQ_REPLAY_LUA } from './dlq-replay.lua.js';
 import { runScript } from './scripts.js';
@@ -54,6 +54,21 @@ export interface DeadFrameLetter {
 const BUF = { typeMapping: { 36: Buffer } };
 const replayable = (s: (k: string) => string): boolean =>
   s('frame') !== '' && /^\d+$/.test(s('i')) && s('fid') !== '' && s('stream') !== '';
+
+/** A dead letter from the fields of its DLQ entry (`s` reads one field as text). */
+const deadLetterOf = (entryId: string, s: (k: string) => string): DeadLetter => ({
+  entryId,
+  reason: s('reason') as DeadLetterReason,
+  detail: s('detail'),
+  messageId: s('id'),
+  from: s('from'),
+  to: s('to'),
+  kind: s('kind'),
+  stream: s('stream'),
+  group: s('group'),
+  at: Number(s('at')),
+  replayable: replayable(s),
+});
 /** Approximate cap of the dead-letter stream. */
 export const DLQ_MAX_LEN = 1_000_000;
 /** How long the frame a dead letter came from is kept for `replay`. @default 604_800_000 (7 days) */
@@ -107,19 +122,7 @@ export class DeadLetters {
         const s = (k: string): string => f.get(k)?.toString() ?? '';
         const reason = s('reason') as DeadLetterReason;
         if (options.reason && reason !== options.reason) continue;
-        out.push({
-          entryId: id.toString(),
-          reason: DEAD_LETTER_REASONS.includes(reason) ? reason : reason,
-          detail: s('detail'),
-          messageId: s('id'),
-          from: s('from'),
-          to: s('to'),
-          kind: s('kind'),
-          stream: s('stream'),
-          group: s('group'),
-          at: Number(s('at')),
-          replayable: replayable(s),
-        });
+        out.push(deadLetterOf(id.toString(), s));
         if (out.length >= count) break;
       }
       const last = rows[rows.length - 1];
@@ -174,17 +177,7 @@ export class DeadLetters {
     const s = (k: string): string => f.get(k)?.toString() ?? '';
     return [
       {
-        entryId,
-        reason: s('reason') as DeadLetterReason,
-        detail: s('detail'),
-        messageId: s('id'),
-        from: s('from'),
-        to: s('to'),
-        kind: s('kind'),
-        stream: s('stream'),
-        group: s('group'),
-        at: Number(s('at')),
-        replayable: replayable(s),
+        ...deadLetterOf(entryId, s),
         frame: s('frame'),
         index: Number(s('i')),
         fid: s('fid'),

@@ -15,6 +15,7 @@ import {
   suspendSignal,
   terminateSignal,
   AGENT_WORKFLOW_TYPE,
+  OPERATOR_REQUEST_STATES,
   type AgentResult,
   type AgentStatus,
   type TaskAssignment,
@@ -67,12 +68,6 @@ export interface ListOptions {
 
 /** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW */
 const TASK_QUEUE_TYPE_WORKFLOW = 1;
-
-const REQUEST_STATES: Readonly<Record<'suspend' | 'resume' | 'terminate', readonly AgentState[]>> = {
-  suspend: ['Running', 'Waiting'],
-  resume: ['Suspended'],
-  terminate: ['Initializing', 'Ready', 'Running', 'Waiting', 'Suspended', 'Completed'],
-};
 
 /**
  * The typed client of ARS: creates agents (one durable workflow each) and steers them with the
@@ -140,7 +135,7 @@ export class ArsClient {
     reason?: string,
   ): Promise<void> {
     const { state } = await this.status(agentId);
-    const allowed = REQUEST_STATES[request];
+    const allowed = OPERATOR_REQUEST_STATES[request];
     if (!allowed.includes(state)) throw new AgentStateError(agentId, state, request, allowed);
     const signal = { suspend: suspendSignal, resume: resumeSignal, terminate: terminateSignal }[request];
     await this.handle(agentId).signal(signal, reason ?? `${request} requested by client`);

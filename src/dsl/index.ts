@@ -39,3 +39,4 @@ export {
   type Diagnostic,
 } from './errors.js';
 export { formatSource, type FormatSourceResult } from './format-source.js';
+export { PRECEDENCE } from './precedence.js';

@@ -1,5 +1,6 @@
 /** fast-check generators of DSL programs (ASTs with dummy positions), for the formatter round trip. */
 import fc from 'fast-check';
+import { PRECEDENCE } from '../../../src/dsl/index.js';
 import type * as A from '../../../src/dsl/index.js';
 
 const P = { line: 1, column: 1, offset: 0 };
@@ -79,22 +80,7 @@ const typeRef: fc.Arbitrary<A.TypeRef> = fc.letrec<{ t: A.TypeRef }>((tie) => ({
   }),
 })).t;
 
-const BINARY: A.BinaryOperator[] = [
-  '||',
-  '&&',
-  '==',
-  '!=',
-  'in',
-  '<',
-  '>',
-  '<=',
-  '>=',
-  '+',
-  '-',
-  '*',
-  '/',
-  '%',
-];
+const BINARY = Object.keys(PRECEDENCE) as A.BinaryOperator[];
 const ASSIGN: A.AssignOperator[] = ['=', '+=', '-=', '*=', '/=', '%='];
 
 const pattern: fc.Arbitrary<A.Pattern> = fc.oneof(

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import {
   DslSyntaxError,
   MAX_NESTING_DEPTH,
+  PRECEDENCE,
   formatDiagnostic,
   parseDsl,
   parseDslOrThrow,
@@ -120,30 +121,7 @@ describe('DSL parser: corpus', () => {
         .filter((n) => n['kind'] === 'Binary' || n['kind'] === 'Unary' || n['kind'] === 'Assign')
         .map((n) => n['op']),
     );
-    for (const op of [
-      '||',
-      '&&',
-      '==',
-      '!=',
-      'in',
-      '<',
-      '>',
-      '<=',
-      '>=',
-      '+',
-      '-',
-      '*',
-      '/',
-      '%',
-      '!',
-      'not',
-      '=',
-      '+=',
-      '-=',
-      '*=',
-      '/=',
-      '%=',
-    ]) {
+    for (const op of [...Object.keys(PRECEDENCE), '!', 'not', '=', '+=', '-=', '*=', '/=', '%=']) {
       assert.ok(ops.has(op), `operator ${op} is used`);
     }
     const units = new Set(
