@@ -1,10 +1,27 @@
 import type { AuditEventInput, AuditLog } from '../src/audit/index.js';
 import type { AgentConfig } from '../src/config/index.js';
-import { SYSTEM_OPERATOR, type PolicyDecision, type PolicyEngine } from '../src/policy/index.js';
+import {
+  SANDBOX_SCRATCH_RESOURCE_ID,
+  SYSTEM_OPERATOR,
+  type PolicyDecision,
+  type PolicyEngine,
+} from '../src/policy/index.js';
+import type { SandboxGrants } from '../src/sandbox/index.js';
+import type { TriggerRegistry } from '../src/gateway/index.js';
+import { ApplicationFailure } from '@temporalio/common';
 
 export interface ControlActivityDeps {
   readonly policy: PolicyEngine;
   readonly audit: AuditLog;
+  /** Event-driven agents' triggers (absent: such agents fail with a clear error). */
+  readonly triggers?: TriggerRegistry;
+}
+
+export interface RegisterTriggerInput {
+  readonly config: AgentConfig;
+  readonly hostId: string;
+  readonly controlTaskQueue: string;
+  readonly eventId: string;
 }
 
 /** A policy decision as it crosses into workflow code (plain, serialisable). */
@@ -29,6 +46,24 @@ export type Admission =
       readonly decision: DecisionRecord;
     };
 
+export interface GrantCapabilitiesInput {
+  readonly config: AgentConfig;
+  readonly hostId: string;
+  /** The task whose sandbox is about to be created. */
+  readonly taskSeq: number;
+  readonly eventId: string;
+}
+
+/** What one task's sandbox may do, and the decision behind it. */
+export interface CapabilityGrants {
+  /** Give to `createSandbox` as its `grants`. */
+  readonly sandbox: SandboxGrants;
+  /** No sandbox has a network interface, whatever the policies say. */
+  readonly network: false;
+  /** The `capability:write` decision on the scratch space. */
+  readonly write: DecisionRecord;
+}
+
 export interface TerminationInput {
   readonly config: AgentConfig;
   readonly reason: string;
@@ -48,7 +83,8 @@ const plain = (decision: PolicyDecision): DecisionRecord => ({
  * its reasons. Audit appends are at-least-once: a retried activity may append an event again, with
  * the same `eventId` in its data so the duplicate is recognisable.
  */
-export function createControlActivities({ policy, audit }: ControlActivityDeps) {
+export function createControlActivities(deps: ControlActivityDeps) {
+  const { policy, audit } = deps;
   const decisionEvent = (
     agentId: string,
     action: string,
@@ -144,6 +180,91 @@ export function createControlActivities({ policy, audit }: ControlActivityDeps) 
       );
       await audit.appendMany(events);
       return { admitted: true, creation: plain(creation), allocation: plain(allocation) };
+    },
+
+    /**
+     * Before each task's sandbox is created: asks policy for the capabilities the sandbox enforces
+     * itself — `capability:write` on `Ars::Resource::"sandbox:/scratch"` — and audits the decision
+     * (a denial also as a `security.event`). The engine first reloads if its files changed on disk, so
+     * a policy written just before (`ars apply`, an operator) applies to this task. Idempotent apart
+     * from the audit entries, which a retry may append again with the same `eventId`.
+     */
+    async grantSandboxCapabilities({
+      config,
+      hostId,
+      taskSeq,
+      eventId,
+    }: GrantCapabilitiesInput): Promise<CapabilityGrants> {
+      policy.refresh();
+      const { grants, write } = policy.checkSandboxCapabilities({
+        agent: config.name,
+        hostId,
+        scratchMb: config.resources.scratchMb,
+      });
+      const taskEventId = `${eventId}:task-${taskSeq}`;
+      const decided = decisionEvent(
+        config.id,
+        'capability:write',
+        `Agent::${config.name}`,
+        `Resource::${SANDBOX_SCRATCH_RESOURCE_ID}`,
+        write,
+        `${taskEventId}:write`,
+      );
+      const events: AuditEventInput[] = [
+        {
+          ...decided,
+          data: { ...decided.data, task: taskSeq, granted: { write: grants.write, network: false } },
+        },
+      ];
+      if (!grants.write) {
+        const why =
+          [...write.reasons, ...write.errors].join('; ') || 'no policy permits it (deny by default)';
+        events.push({
+          kind: 'security.event',
+          agentId: config.id,
+          actor: 'policy',
+          data: {
+            type: 'capability_denied',
+            severity: write.errors.length > 0 ? 'warning' : 'info',
+            capability: 'write',
+            resource: SANDBOX_SCRATCH_RESOURCE_ID,
+            task: taskSeq,
+            message: `capability write denied on ${SANDBOX_SCRATCH_RESOURCE_ID} for task ${taskSeq}: ${why}; /tmp and /scratch are read-only`,
+            eventId: taskEventId,
+          },
+        });
+      }
+      await audit.appendMany(events);
+      return { sandbox: { write: grants.write }, network: false, write: plain(write) };
+    },
+
+    /** Subscribes an event-driven agent's trigger to its topic (idempotent). */
+    async registerTrigger(input: RegisterTriggerInput): Promise<void> {
+      if (!deps.triggers)
+        throw ApplicationFailure.nonRetryable(
+          'this control worker has no trigger registry (it runs without the agent gateway); event-driven agents need one',
+          'TriggersUnavailable',
+        );
+      const { eventId, ...registration } = input;
+      await deps.triggers.register(registration);
+      await audit.appendMany([
+        {
+          kind: 'security.event',
+          agentId: input.config.id,
+          actor: 'operator:system',
+          data: {
+            type: 'trigger_registered',
+            severity: 'info',
+            message: `events on topic ${input.config.trigger?.topic ?? ''} start or wake the agent`,
+            eventId: `${eventId}:trigger`,
+          },
+        },
+      ]);
+    },
+
+    /** Removes an event-driven agent's trigger (idempotent). */
+    async unregisterTrigger({ config }: { config: AgentConfig }): Promise<void> {
+      if (deps.triggers && config.trigger) await deps.triggers.unregister(config.id, config.trigger.topic);
     },
 
     /** Appends lifecycle events in order (one call per batch). */

@@ -15,6 +15,8 @@ export {
   createControlActivities,
   type Admission,
   type AdmitAgentInput,
+  type CapabilityGrants,
+  type GrantCapabilitiesInput,
   type ControlActivities,
   type ControlActivityDeps,
   type DecisionRecord,

@@ -1,6 +1,12 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { ResourceLimits, SecurityTier } from '../src/config/index.js';
-import { LABELS, type DockerSandbox, type SandboxRunResult } from '../src/sandbox/index.js';
+import {
+  LABELS,
+  LEGACY_SANDBOX_GRANTS,
+  type DockerSandbox,
+  type SandboxGrants,
+  type SandboxRunResult,
+} from '../src/sandbox/index.js';
 
 export interface SandboxActivityDeps {
   readonly sandbox: DockerSandbox;
@@ -27,6 +33,11 @@ export interface CreateSandboxInput {
   readonly workdir?: string | undefined;
   readonly tier: SecurityTier;
   readonly limits: ResourceLimits;
+  /**
+   * What policy granted for this task (the control activity `grantSandboxCapabilities`). Absent only
+   * in inputs of workflows started before grants existed: those sandboxes stay writable, as then.
+   */
+  readonly grants?: SandboxGrants | undefined;
 }
 
 export interface RunSandboxInput {
@@ -61,6 +72,7 @@ export function createSandboxActivities({ sandbox, hostId, namespace }: SandboxA
         workdir: input.workdir,
         tier: input.tier,
         limits: input.limits,
+        grants: input.grants ?? LEGACY_SANDBOX_GRANTS,
         labels: {
           [LABELS.agentId]: input.agentId,
           [LABELS.workflowId]: input.workflowId,

@@ -11,6 +11,7 @@ export {
   DEFAULT_REAP_INTERVAL_MS,
   type ControlWorker,
   type ControlWorkerDeps,
+  type ControlWorkerTuning,
   type HostWorker,
   type HostWorkerDeps,
   type RunWorkersOptions,
@@ -24,3 +25,12 @@ export {
   type PolicyEnforcer,
   type PolicyEnforcerOptions,
 } from './policy-enforcer.js';
+export {
+  GATEWAY_TIERS,
+  HostGatewayError,
+  loadAgentModules,
+  startHostGateway,
+  type GatewayTier,
+  type HostGateway,
+  type HostGatewayInput,
+} from './host-gateway.js';

@@ -15,14 +15,30 @@ import { PolicyEngine } from '../src/policy/index.js';
 import { hostTaskQueue, type Settings } from '../src/config/index.js';
 import { DockerSandbox, LABELS } from '../src/sandbox/index.js';
 import type { Logger } from '../src/util/logger.js';
+import { join } from 'node:path';
+import { agentWorkflowStart } from '../src/client/index.js';
+import { loadOrCreateMasterKey } from '../src/crypto/index.js';
+import {
+  startGatewayNode,
+  TriggerEndpoint,
+  TriggerRegistry,
+  type TriggerEvent,
+  type TriggerRegistration,
+} from '../src/gateway/index.js';
+import { busPolicyFromEngine } from '../src/runtime/bus-hooks.js';
+import { AGENT_WORKFLOW_TYPE, eventSignal } from '../workflows/definitions.js';
+import { startHostGateway, type HostGatewayInput } from './host-gateway.js';
 import { startPolicyEnforcer, type PolicyEnforcer } from './policy-enforcer.js';
 
 const bundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+/** The TypeScript sources, when this module itself runs from source (tsx). */
+const workflowsSourcePath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 /** The prebuilt workflow bundle when `npm run build` made one, else the workflow sources. */
 export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  return existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath };
+  if (existsSync(bundlePath)) return { workflowBundle: { codePath: bundlePath } };
+  return { workflowsPath: existsSync(workflowsPath) ? workflowsPath : workflowsSourcePath };
 }
 
 /** How often the host worker looks for containers whose agent workflow has ended. @default 60_000 */
@@ -38,6 +54,25 @@ export interface ControlWorkerDeps extends WorkerDeps {
   readonly client: Client;
   /** Re-check live agents against policy this often. @default DEFAULT_ENFORCE_INTERVAL_MS */
   readonly enforceIntervalMs?: number;
+  /** Workflow-side tuning of the worker; each field absent keeps the Temporal SDK's default. */
+  readonly tuning?: ControlWorkerTuning;
+}
+
+/**
+ * Capacity settings of the control worker, for runtimes that hold many agents (see
+ * bench/lifecycle/persistent-scale.ts for measured values). Idle agents cost the worker nothing but
+ * their sticky-cache entry; an agent evicted from the cache is replayed from its history on its next
+ * task, query or signal.
+ */
+export interface ControlWorkerTuning {
+  /** Agent workflows kept in the sticky cache. @default the SDK's, from the heap limit (~2,300 with a 4 GiB heap) */
+  readonly maxCachedWorkflows?: number;
+  /** Workflow tasks run at once. @default the SDK's (40) */
+  readonly maxConcurrentWorkflowTaskExecutions?: number;
+  /** Long polls for workflow tasks. @default the SDK's (min(10, maxConcurrentWorkflowTaskExecutions)) */
+  readonly maxConcurrentWorkflowTaskPolls?: number;
+  /** Control activities (policy checks, audit appends) run at once. @default the SDK's (100) */
+  readonly maxConcurrentActivityTaskExecutions?: number;
 }
 
 export interface ControlWorker {
@@ -68,12 +103,29 @@ export async function createControlWorker(deps: ControlWorkerDeps): Promise<Cont
     keyPrefix: settings.auditPrefix,
     logger,
   });
+  // Event-driven agents: their triggers live in the runtime's directory; this worker's gateway
+  // hosts the `trigger` agent type, which turns a topic event into a signal-with-start.
+  const triggers = new TriggerRegistry(redis, settings.busPrefix);
+  const gateway = await startGatewayNode({
+    redisUrl: settings.redisUrl,
+    prefix: settings.busPrefix,
+    masterKey: loadOrCreateMasterKey(join(settings.stateDir, 'master.key')),
+    agents: [
+      new TriggerEndpoint(triggers, (registration, event) =>
+        fireTrigger(deps.client, settings, registration, event),
+      ),
+    ],
+    gateway: { id: `control-${settings.hostId}` },
+    policy: busPolicyFromEngine(policy),
+    logger,
+  });
   const worker = await Worker.create({
     connection: deps.connection,
     namespace: settings.namespace,
     taskQueue,
-    activities: createControlActivities({ policy, audit }),
+    activities: createControlActivities({ policy, audit, triggers }),
     ...workflowSource(),
+    ...deps.tuning,
   });
   const enforcer = startPolicyEnforcer({
     client: deps.client,
@@ -92,6 +144,7 @@ export async function createControlWorker(deps: ControlWorkerDeps): Promise<Cont
       try {
         await worker.run();
       } finally {
+        await gateway.close();
         enforcer.stop();
         policy.close();
         await audit.flush();
@@ -165,6 +218,25 @@ export async function createHostWorker(deps: HostWorkerDeps): Promise<HostWorker
   return { worker, sandbox, taskQueue, reap, run };
 }
 
+/** Starts (or wakes) an event-driven agent's workflow with the event: signal-with-start. */
+async function fireTrigger(
+  client: Client,
+  settings: Settings,
+  registration: TriggerRegistration,
+  event: TriggerEvent,
+): Promise<string> {
+  const start = agentWorkflowStart(registration.config, settings, {
+    hostId: registration.hostId,
+    controlTaskQueue: registration.controlTaskQueue,
+  });
+  const handle = await client.workflow.signalWithStart(AGENT_WORKFLOW_TYPE, {
+    ...start,
+    signal: eventSignal,
+    signalArgs: [event],
+  });
+  return handle.workflowId;
+}
+
 /** Opens the worker and client connections to Temporal named by the settings. */
 export async function connect(
   settings: Settings,
@@ -188,8 +260,14 @@ export interface RunWorkersOptions {
   readonly settings: Settings;
   readonly logger: Logger;
   readonly roles: readonly WorkerRole[];
+  /** Agent types the host role's gateway hosts (none: no gateway). */
+  readonly gateway?: Omit<HostGatewayInput, 'settings' | 'logger'>;
   /** Called once every worker is polling. */
-  readonly onReady?: (info: { hostTaskQueue?: string; controlTaskQueue?: string }) => void;
+  readonly onReady?: (info: {
+    hostTaskQueue?: string;
+    controlTaskQueue?: string;
+    gatewayTypes?: readonly string[];
+  }) => void;
 }
 
 /**
@@ -207,12 +285,22 @@ export async function runWorkers(options: RunWorkersOptions): Promise<void> {
     const host = roles.includes('host')
       ? await createHostWorker({ ...deps, client: connection.client })
       : undefined;
+    const gateway =
+      host && options.gateway?.agents.length
+        ? await startHostGateway({ ...options.gateway, settings, logger })
+        : undefined;
     const running = Promise.all([control?.run(), host?.run()]);
     options.onReady?.({
       ...(host ? { hostTaskQueue: host.taskQueue } : {}),
       ...(control ? { controlTaskQueue: settings.controlTaskQueue } : {}),
+      ...(gateway ? { gatewayTypes: gateway.types } : {}),
     });
-    await running;
+    try {
+      await running;
+    } finally {
+      // The workers drained (shutdown signal): hibernate the gateway's agents, then leave.
+      await gateway?.close();
+    }
   } finally {
     await connection.close();
   }

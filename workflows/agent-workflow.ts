@@ -13,6 +13,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -37,12 +38,14 @@ import { NON_RETRYABLE_SANDBOX_ERRORS } from '../src/sandbox/errors.js';
 import {
   OPERATOR_REQUEST_STATES,
   assignTaskUpdate,
+  eventSignal,
   policyClearedSignal,
   policyViolationSignal,
   resumeSignal,
   statusQuery,
   suspendSignal,
   terminateSignal,
+  type AgentEvent,
   type AgentResult,
   type AgentStatus,
   type AgentWorkflowInput,
@@ -52,6 +55,8 @@ import {
 
 /** How much history a persistent agent keeps in its query (and carries across continue-as-new). */
 const KEEP = { history: 100, rejected: 20, results: 10 } as const;
+/** Events an event-driven agent queues at most; more are refused (and kept in the query). */
+const MAX_QUEUED_EVENTS = 1_000;
 
 type RequestKind = 'suspend' | 'resume' | 'terminate' | 'violation' | 'cleared';
 interface Request {
@@ -109,6 +114,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   let suspendedByPolicy = false;
   let endReason = '';
   let lastExitCode: number | undefined;
+  /** Event-driven agents: events not yet run (a fresh run after hibernation starts with the late ones). */
+  const events: AgentEvent[] = [...(input.events ?? [])];
+  let hibernated = false;
 
   const keep = <T>(list: T[], max: number) => list.splice(0, Math.max(0, list.length - max));
 
@@ -196,6 +204,20 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
       message: reason ?? 'policy cleared',
     });
     requests.push({ kind: 'cleared', reason: reason ?? 'policy cleared' });
+  });
+  setHandler(eventSignal, (event) => {
+    if (config.mode !== 'event-driven') {
+      reject('event', `agent ${config.id} is ${config.mode}; only event-driven agents take events`);
+      return;
+    }
+    if (events.length >= MAX_QUEUED_EVENTS) {
+      reject(
+        'event',
+        `${MAX_QUEUED_EVENTS} events are already queued; the event on ${event.topic} was dropped`,
+      );
+      return;
+    }
+    events.push(event);
   });
   setHandler(statusQuery, (): AgentStatus => ({
     agentId: config.id,
@@ -290,6 +312,10 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
     let containerId: string | undefined;
     let terminated: Request | undefined;
     try {
+      // Policy decides, per task, what the sandbox grants (capability:write → writable scratch space).
+      const grants = patched('capability-grants')
+        ? await control.grantSandboxCapabilities({ config, hostId: placement.hostId, taskSeq: seq, eventId })
+        : undefined;
       containerId = await sandbox.createSandbox({
         agentId: config.id,
         workflowId: info.workflowId,
@@ -301,6 +327,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         workdir: config.sandbox.workdir,
         tier: config.tier,
         limits: config.resources,
+        ...(grants ? { grants: grants.sandbox } : {}),
       });
       current = { taskId, seq, containerId };
       setCurrentDetails(details());
@@ -405,10 +432,60 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
     transition('Ready', 'admitted by policy; sandbox tier and image ready');
   }
 
+  /** Each event runs one task; idle for trigger.idleTimeoutMs → hibernate (the workflow ends). */
+  async function eventDriven(): Promise<AgentResult> {
+    const trigger = config.trigger ?? { topic: '', idleTimeoutMs: 300_000 };
+    if (!carried)
+      await control.registerTrigger({
+        config,
+        hostId: placement.hostId,
+        controlTaskQueue: info.taskQueue,
+        eventId,
+      });
+    for (;;) {
+      const woke = await condition(
+        () =>
+          events.length > 0 ||
+          requests.length > 0 ||
+          tasksThisRun >= config.tasksPerRun ||
+          workflowInfo().continueAsNewSuggested,
+        trigger.idleTimeoutMs,
+      );
+      if (drainIdleRequests()) return finish('terminated', results.at(-1));
+      const event = events.shift();
+      if (event) {
+        const seq = ++taskSeq;
+        const task = compileTask({ command: config.sandbox.command ?? [], env: eventEnv(event) });
+        const { result, terminated } = await runTask(task, `${config.id}-task-${seq}`, seq);
+        if (terminated) return finish('terminated while running', result);
+        record(result);
+        transition('Completed', `event task ${seq} exited with ${result.exitCode} (${result.outcome})`);
+        transition('Ready', `waiting for the next event on ${trigger.topic}`);
+        continue;
+      }
+      if (!woke) {
+        hibernated = true;
+        transition(
+          'Terminated',
+          `hibernated: no event on ${trigger.topic} for ${trigger.idleTimeoutMs} ms; the next event starts it again`,
+        );
+        return finish('hibernated', results.at(-1));
+      }
+      if (tasksThisRun >= config.tasksPerRun || workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        await auditDrained();
+        if (events.length > 0 || requests.length > 0) continue;
+        const next: CarriedState = { history, rejected, results, taskSeq, tasksCompleted, runs: runs + 1 };
+        return await continueAsNew<typeof agentWorkflow>({ config, placement, carried: next });
+      }
+    }
+  }
+
   async function lifecycle(): Promise<AgentResult> {
     if (!carried) await initialize();
     if (drainIdleRequests()) return finish('terminated before running');
 
+    if (config.mode === 'event-driven' && patched('event-driven-mode')) return eventDriven();
     if (config.mode !== 'persistent') {
       taskSeq = 1;
       const task: Task = { command: config.sandbox.command ?? [], env: {} };
@@ -483,8 +560,14 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
         ...(lastExitCode === undefined ? {} : { exitCode: lastExitCode }),
         eventId,
       });
+      // An event-driven agent ended for good (not hibernated) no longer listens for events.
+      if (config.mode === 'event-driven' && !hibernated && config.trigger)
+        await control.unregisterTrigger({ config });
     }
   });
+  // Events that arrived while the agent was going into hibernation start it again at once.
+  if (hibernated && events.length > 0 && failure === undefined)
+    return await continueAsNew<typeof agentWorkflow>({ config, placement, events: events.splice(0) });
   if (failure !== undefined) throw failure instanceof Error ? failure : new Error(failureMessage(failure));
   if (!outcome) throw new Error('agent workflow ended without an outcome');
   return outcome;
@@ -520,6 +603,16 @@ function taskResult(taskId: string, seq: number, task: Task, run: RunResult | un
     truncated: run.truncated,
     durationMs: run.durationMs,
     startedAt: run.startedAt,
+  };
+}
+
+/** The environment of an event's task: the event as JSON and its topic, type and sender. */
+function eventEnv(event: AgentEvent): Record<string, string> {
+  return {
+    ARS_EVENT: JSON.stringify(event.payload ?? null),
+    ARS_EVENT_TOPIC: event.topic,
+    ARS_EVENT_TYPE: event.type,
+    ...(event.from ? { ARS_EVENT_FROM: event.from } : {}),
   };
 }
 

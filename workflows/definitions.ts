@@ -43,6 +43,8 @@ export interface AgentWorkflowInput {
   readonly config: AgentConfig;
   readonly placement: Placement;
   readonly carried?: CarriedState;
+  /** Event-driven agents: events that arrived while the previous run went into hibernation. */
+  readonly events?: AgentEvent[];
 }
 
 export interface AgentResult {
@@ -96,6 +98,17 @@ export const policyViolationSignal = defineSignal<[reasons: string[]]>('policyVi
 /** The violation is gone: an agent suspended for it resumes (Suspended → Running). */
 export const policyClearedSignal = defineSignal<[reason?: string]>('policyCleared');
 /** Give a Ready persistent agent a task; rejected in any other state. */
+/** A bus event delivered to an event-driven agent (signal-with-start by the trigger). */
+export interface AgentEvent {
+  readonly topic: string;
+  readonly type: string;
+  readonly payload: unknown;
+  /** The publishing agent, absent for publishes from outside. */
+  readonly from?: string;
+  readonly at: number;
+}
+/** An event for an event-driven agent: starts it if it is hibernated, else queues a task. */
+export const eventSignal = defineSignal<[AgentEvent]>('event');
 export const assignTaskUpdate = defineUpdate<TaskAssignment, [TaskInput]>('assignTask');
 
 export const AGENT_WORKFLOW_TYPE = 'agentWorkflow';

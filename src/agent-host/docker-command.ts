@@ -17,6 +17,8 @@ export interface DockerAgentCommandInput {
   /** @default 1 */
   readonly cpus?: number;
   readonly workdir?: string;
+  /** A Docker runtime, e.g. 'runsc' for the gVisor tier. @default Docker's (runc) */
+  readonly runtime?: string;
 }
 
 /**
@@ -62,6 +64,7 @@ export function dockerAgentCommand(input: DockerAgentCommandInput): { command: s
   }
   for (const [key, value] of Object.entries(input.env ?? {})) args.push('--env', `${key}=${value}`);
   if (input.workdir) args.push('--workdir', input.workdir);
+  if (input.runtime) args.push('--runtime', input.runtime);
   args.push(input.image ?? 'ars-sandbox:local', ...input.command);
   return { command: 'docker', args };
 }

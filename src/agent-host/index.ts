@@ -30,3 +30,4 @@ export {
   type HostFrame,
 } from './protocol.js';
 export { ProtocolError, AgentProcessExitedError, AgentUnresponsiveError } from './errors.js';
+export { OnDemandEndpoint, type OnDemandEndpointInput, type ProcessEndpoint } from './on-demand-endpoint.js';

@@ -281,10 +281,34 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     return k;
   };
 
-  /** The registry answer if the local copy is fresh enough, else undefined (ask Redis). */
+  /**
+   * The registry answer if the local copy is fresh enough, else undefined (ask Redis). A copy past
+   * half its life is refreshed in the background while it is still used, so a steady stream of sends
+   * to a recipient never waits for the registry (no SISMEMBER round trip on the request path), and an
+   * answer is never older than registryCacheMs.
+   */
   function knownCached(id: string): boolean | undefined {
     const hit = known.get(id);
-    return hit && ctx.now() - hit.at < options.registryCacheMs ? hit.known : undefined;
+    if (!hit) return undefined;
+    const age = ctx.now() - hit.at;
+    if (age >= options.registryCacheMs) return undefined;
+    if (age * 2 >= options.registryCacheMs && !refreshing.has(id)) refreshKnown(id);
+    return hit.known;
+  }
+
+  const refreshing = new Set<string>();
+  function refreshKnown(id: string): void {
+    refreshing.add(id);
+    const at = ctx.now();
+    redis
+      .sendCommand<number>(['SISMEMBER', keys.agents, id])
+      .then((v) => {
+        const cur = known.get(id);
+        // register/unregister since the question was sent know better
+        if (cur && cur.at <= at) known.set(id, { known: v === 1, at });
+      })
+      .catch((error: unknown) => logger.debug({ err: error, id }, 'bus registry refresh failed'))
+      .finally(() => refreshing.delete(id));
   }
 
   function drop(
@@ -578,6 +602,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         consumer: name,
         delivery: opts.delivery,
         deleteAfterAck: true,
+        pipelineReplayCheck: true,
         accept: inboxAccept(id),
         keyOwner: agentKeyOwner(id),
         intercept,

@@ -8,6 +8,7 @@ import type { DeliveryLevel, EnvelopeHeader, MessageKind } from './envelope.js';
 import { frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
 import { runScript } from './scripts.js';
 import { SEEN_CHECK_LUA } from './seen-check.lua.js';
+import { SEEN_PENDING_LUA } from './seen-pending.lua.js';
 import { agentKeyOwner } from './stream-keys.js';
 
 /** A delivered message, decrypted and verified. */
@@ -41,6 +42,12 @@ export interface ConsumerSpec {
   readonly delivery: DeliveryLevel | undefined;
   /** XDEL entries once acked (single-group inbox streams). */
   readonly deleteAfterAck: boolean;
+  /**
+   * Pipeline the replay check behind each blocking read while traffic is light (inboxes: the
+   * request/response path). It costs one small script per read, also for an idle consumer's timed-out
+   * reads, so the many broadcast and topic consumers leave it off.
+   */
+  readonly pipelineReplayCheck?: boolean;
   /** deliver, skip silently (a topic that does not match), or reject as wrong_recipient. */
   accept(env: EnvelopeHeader): 'deliver' | 'skip' | 'wrong_recipient';
   /** Keystore owner of the key this stream's frames are encrypted with. */
@@ -53,8 +60,26 @@ export interface ConsumerSpec {
 const BUF = { typeMapping: { 36: Buffer } };
 type RawEntry = [Buffer, Buffer[] | null];
 const EMPTY: Buffer = Buffer.alloc(0);
-/** Unanswered acks after which the reader waits for them before reading more. */
-const MAX_PENDING_ACKS = 64;
+const [CH_H, CH_S, CH_C, CH_T, CH_F] = [...'hsctf'].map((x) => x.charCodeAt(0));
+/**
+ * Most entries the replay check pipelined behind a read covers; it runs only while the previous read
+ * returned at most this many (light traffic), as it copies the entries inside Redis.
+ */
+const PIPELINED_SEEN_MAX = 8;
+
+/** a > b for stream entry ids ('ms-seq'). */
+function idAbove(a: string, b: string): boolean {
+  if (b === '') return true;
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  if (da !== db) return da > db;
+  for (let i = 0; i < da; i++)
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.charCodeAt(i) > b.charCodeAt(i);
+  const sa = a.length - da;
+  const sb = b.length - db;
+  if (sa !== sb) return sa > sb;
+  return a > b;
+}
 
 /** One stream entry on its way through the receive pipeline. */
 interface Received {
@@ -64,6 +89,8 @@ interface Received {
   readonly s: Buffer;
   readonly c: Buffer;
   readonly t: Buffer;
+  /** The plain frame id field (hex) the pipelined replay check keyed its mark by; '' if absent. */
+  readonly plainFid: string;
   header: FrameFields | undefined;
   fid: string;
   envs: EnvelopeHeader[];
@@ -79,6 +106,8 @@ export class StreamConsumer {
   private running = false;
   private loopDone: Promise<void> | undefined;
   private readonly acks = new Set<Promise<unknown>>();
+  /** The highest entry id this consumer has processed ('' before the first): see seen-pending.lua.ts. */
+  private lastId = '';
 
   constructor(
     private readonly ctx: BusContext,
@@ -96,47 +125,93 @@ export class StreamConsumer {
   async stop(): Promise<void> {
     this.running = false;
     await this.loopDone;
-    await Promise.allSettled([...this.acks]);
+    while (this.acks.size > 0) await Promise.allSettled([...this.acks]);
   }
 
+  /**
+   * One turn writes, in one go on the consumer's own connection: the acks of the frames handled
+   * since the last read (each sent as its frame is done, in the same tick), the blocking XREADGROUP,
+   * and — run by Redis the moment the read returns — the replay check of what it returned (security
+   * on, inboxes, light traffic) and, once per claim interval, an XAUTOCLAIM page. So a woken consumer
+   * has its entries, their replay marks and any reclaimed entries without another round trip
+   * (docs/bus.md, "Request/response latency").
+   */
   private async loop(): Promise<void> {
-    const { options, logger } = this.ctx;
+    const { options, logger, keystore } = this.ctx;
+    const { stream, group, consumer } = this.spec;
     const noAck = this.spec.delivery === 'at-most-once';
-    let lastClaim = 0;
+    let lastClaim = -Infinity;
     let failures = 0;
-    const args = [
-      'XREADGROUP',
-      'GROUP',
-      this.spec.group,
-      this.spec.consumer,
-      'COUNT',
-      String(options.readCount),
-    ];
+    let lastCount = 0;
+    const args = ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(options.readCount)];
     args.push('BLOCK', String(Math.min(options.blockMs, options.claimIntervalMs)));
     if (noAck) args.push('NOACK');
-    args.push('STREAMS', this.spec.stream, '>');
+    args.push('STREAMS', stream, '>');
+    const seenPrefix = this.ctx.keys.seen(stream, group, '');
+    const seenCap = Math.min(options.readCount, PIPELINED_SEEN_MAX);
     while (this.running) {
       try {
+        const read = this.blocking.sendCommand<[Buffer, RawEntry[]][] | null>(args, BUF);
+        // the pipelined replay check copies the entries inside Redis: only while traffic is light
+        const seen =
+          keystore && !noAck && this.spec.pipelineReplayCheck === true && lastCount <= seenCap
+            ? runScript<string[]>(
+                this.blocking,
+                SEEN_PENDING_LUA,
+                [stream],
+                [
+                  group,
+                  consumer,
+                  this.lastId === '' ? '-' : `(${this.lastId}`,
+                  String(seenCap),
+                  seenPrefix,
+                  String(options.replayWindowMs),
+                ],
+              )
+            : undefined;
+        let claim: Promise<[Buffer, RawEntry[], Buffer[]]> | undefined;
         if (!noAck && this.ctx.now() - lastClaim >= options.claimIntervalMs) {
           lastClaim = this.ctx.now();
-          await this.reclaim();
+          claim = this.blocking.sendCommand(this.claimArgs('0-0'), BUF);
         }
-        const reply = await this.blocking.sendCommand<[Buffer, RawEntry[]][] | null>(args, BUF);
+        // the three replies arrive together; none may go unobserved if the read fails
+        void seen?.catch(() => undefined);
+        void claim?.catch(() => undefined);
+        const reply = await read;
         failures = 0;
-        if (!reply || !this.running) continue;
-        for (const [, entries] of reply) {
-          await this.processBatch(entries.map(([id, fields]) => [id.toString(), fields ?? [], 1] as const));
+        let known: Map<string, number> | undefined;
+        if (seen) {
+          try {
+            const flat = await seen;
+            known = new Map();
+            for (let i = 0; i + 1 < flat.length; i += 2) known.set(String(flat[i]), Number(flat[i + 1]));
+          } catch (error) {
+            // answered by the regular check instead
+            logger.debug({ err: error, stream }, 'bus pipelined replay check failed');
+          }
         }
+        lastCount = 0;
+        if (reply && this.running) {
+          for (const [, entries] of reply) {
+            lastCount += entries.length;
+            await this.processBatch(
+              entries.map(([id, fields]) => [id.toString(), fields ?? [], 1] as const),
+              known,
+            );
+          }
+        }
+        if (claim && this.running) await this.reclaim(await claim);
       } catch (error) {
         if (!this.running) break;
         failures++;
+        lastCount = 0;
         const msg = (error as Error)?.message ?? '';
         if (msg.includes('NOGROUP')) {
           await this.ctx.redis
-            .sendCommand(['XGROUP', 'CREATE', this.spec.stream, this.spec.group, '0', 'MKSTREAM'])
+            .sendCommand(['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM'])
             .catch(() => undefined);
         } else {
-          logger.warn({ err: error, stream: this.spec.stream }, 'bus consumer read failed; retrying');
+          logger.warn({ err: error, stream }, 'bus consumer read failed; retrying');
         }
         const backoff = Math.min(2000, 50 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
         await new Promise((r) => setTimeout(r, backoff));
@@ -144,34 +219,40 @@ export class StreamConsumer {
     }
   }
 
-  /** Takes over entries idle longer than the visibility timeout (crashed or stuck consumers). */
-  private async reclaim(): Promise<void> {
+  private claimArgs(cursor: string): string[] {
     const { stream, group, consumer } = this.spec;
-    let cursor = '0-0';
+    const { visibilityTimeoutMs, readCount } = this.ctx.options;
+    return [
+      'XAUTOCLAIM',
+      stream,
+      group,
+      consumer,
+      String(visibilityTimeoutMs),
+      cursor,
+      'COUNT',
+      String(readCount),
+    ];
+  }
+
+  /**
+   * Handles the entries an XAUTOCLAIM page took over (idle longer than the visibility timeout:
+   * crashed or stuck consumers), then scans further pages while there are more (up to 10 pages).
+   */
+  private async reclaim(first: [Buffer, RawEntry[], Buffer[]]): Promise<void> {
+    const { stream, group, consumer } = this.spec;
+    let page = first;
     for (let round = 0; round < 10 && this.running; round++) {
-      const [next, entries] = await this.ctx.redis.sendCommand<[Buffer, RawEntry[], Buffer[]]>(
-        [
-          'XAUTOCLAIM',
-          stream,
-          group,
-          consumer,
-          String(this.ctx.options.visibilityTimeoutMs),
-          cursor,
-          'COUNT',
-          String(this.ctx.options.readCount),
-        ],
-        BUF,
-      );
+      const [next, entries] = page;
       const live = entries.filter((e): e is [Buffer, Buffer[]] => Array.isArray(e[1]));
       if (live.length > 0) {
-        const first = (live[0] as [Buffer, Buffer[]])[0].toString();
-        const last = (live[live.length - 1] as [Buffer, Buffer[]])[0].toString();
+        const firstId = (live[0] as [Buffer, Buffer[]])[0].toString();
+        const lastId = (live[live.length - 1] as [Buffer, Buffer[]])[0].toString();
         const pending = await this.ctx.redis.sendCommand<[string, string, number, number][]>([
           'XPENDING',
           stream,
           group,
-          first,
-          last,
+          firstId,
+          lastId,
           String(live.length + 16),
           consumer,
         ]);
@@ -183,8 +264,9 @@ export class StreamConsumer {
           }),
         );
       }
-      cursor = next.toString();
-      if (cursor === '0-0') break;
+      const cursor = next.toString();
+      if (cursor === '0-0' || round === 9 || !this.running) break;
+      page = await this.ctx.redis.sendCommand<[Buffer, RawEntry[], Buffer[]]>(this.claimArgs(cursor), BUF);
     }
   }
 
@@ -193,13 +275,32 @@ export class StreamConsumer {
    * the signature and the per-message checks; then one replay-window script and one exactly-once
    * lookup for the whole read; then decryption and dispatch in stream order, and the acks.
    */
-  async processBatch(entries: readonly (readonly [string, Buffer[], number])[]): Promise<void> {
+  async processBatch(
+    entries: readonly (readonly [string, Buffer[], number])[],
+    pipelined?: ReadonlyMap<string, number>,
+  ): Promise<void> {
     const { ctx, spec } = this;
     const frames = entries.map(([entryId, fields, count]) => this.parse(entryId, fields, count));
+    for (const [entryId] of entries) if (idAbove(entryId, this.lastId)) this.lastId = entryId;
 
-    // replay window (security on): one script for the read, sent before the signatures are checked
-    // so its round trip overlaps the verification; its answer is applied before any delivery
-    const live = ctx.keystore ? frames.filter((f) => f.todo.length > 0) : [];
+    // replay window (security on): the answers of the check pipelined behind the read, for frames
+    // whose signed frame id is the one it keyed; the others get one script for the read, sent
+    // before the signatures are checked so its round trip overlaps the verification. Every answer
+    // is applied before any delivery.
+    const replayed = (f: Received): void => {
+      for (const x of f.todo)
+        this.reject(f, x, 'replayed', `frame ${f.fid} was already seen in another entry`);
+      f.todo = [];
+    };
+    const live: Received[] = [];
+    const early: Received[] = [];
+    if (ctx.keystore)
+      for (const f of frames) {
+        if (f.todo.length === 0) continue;
+        const flag = f.plainFid === f.fid ? pipelined?.get(f.entryId) : undefined;
+        if (flag === undefined) live.push(f);
+        else if (flag === 1) early.push(f);
+      }
     const seen =
       live.length > 0
         ? runScript<number[]>(
@@ -215,13 +316,11 @@ export class StreamConsumer {
       // never leave the script's promise unobserved, even if a check throws
       void seen?.catch(() => undefined);
     }
+    for (const f of early) replayed(f);
     if (seen) {
       const flags = await seen;
       live.forEach((f, i) => {
-        if (Number(flags[i]) !== 1 || f.todo.length === 0) return;
-        for (const x of f.todo)
-          this.reject(f, x, 'replayed', `frame ${f.fid} was already seen in another entry`);
-        f.todo = [];
+        if (Number(flags[i]) === 1) replayed(f);
       });
     }
 
@@ -245,24 +344,27 @@ export class StreamConsumer {
     for (const f of frames) {
       if (await this.deliver(f, done)) this.ack(f.entryId);
     }
-    // acks overlap the next read; only a long backlog of unanswered acks makes the reader wait
-    if (this.acks.size > MAX_PENDING_ACKS) await Promise.all([...this.acks]);
   }
 
   /**
-   * Acks (and for an inbox deletes) one entry as soon as its frame is done, without waiting for the
-   * reply: the next frame's handlers and the next read run meanwhile (stop() waits for them).
+   * Acks (and for an inbox deletes) one entry as soon as its frame is done, on the consumer's own
+   * connection (idle while a read is handled; node-redis writes the commands of one tick together, so
+   * the acks of a read go out in the same write as the next XREADGROUP), without waiting for the
+   * reply. If they fail there (the connection closed under them: stop()) they are sent once more on
+   * the shared connection — acks are idempotent; stop() waits for them.
    */
   private ack(entryId: string): void {
     const { ctx, spec } = this;
     if (spec.delivery === 'at-most-once') return;
-    const p = ctx.redis.sendCommand(['XACK', spec.stream, spec.group, entryId]);
-    const all = spec.deleteAfterAck
-      ? Promise.all([p, ctx.redis.sendCommand(['XDEL', spec.stream, entryId])])
-      : p;
-    const tracked = all.catch((error: unknown) =>
-      ctx.logger.warn({ err: error, stream: spec.stream }, 'bus ack failed; the entry will be redelivered'),
-    );
+    const send = (c: RedisCommander): Promise<unknown> => {
+      const p = c.sendCommand(['XACK', spec.stream, spec.group, entryId]);
+      return spec.deleteAfterAck ? Promise.all([p, c.sendCommand(['XDEL', spec.stream, entryId])]) : p;
+    };
+    const tracked = send(this.blocking)
+      .catch(() => send(ctx.redis))
+      .catch((error: unknown) =>
+        ctx.logger.warn({ err: error, stream: spec.stream }, 'bus ack failed; the entry will be redelivered'),
+      );
     this.acks.add(tracked);
     void tracked.finally(() => this.acks.delete(tracked));
   }
@@ -292,14 +394,19 @@ export class StreamConsumer {
     let c = EMPTY;
     let t = EMPTY;
     let only: string | undefined;
+    let plainFid = '';
     for (let i = 0; i + 1 < fields.length; i += 2) {
-      const name = (fields[i] as Buffer).toString('latin1');
+      const name = fields[i] as Buffer;
       const value = fields[i + 1] as Buffer;
-      if (name === 'h') h = value;
-      else if (name === 's') s = value;
-      else if (name === 'c') c = value;
-      else if (name === 't') t = value;
-      else if (name === 'only') only = value.toString('latin1');
+      // field names compared as bytes: no string per field on the hot path
+      if (name.length === 1) {
+        const ch = name[0];
+        if (ch === CH_H) h = value;
+        else if (ch === CH_S) s = value;
+        else if (ch === CH_C) c = value;
+        else if (ch === CH_T) t = value;
+        else if (ch === CH_F) plainFid = value.toString('latin1');
+      } else if (name.length === 4 && name.toString('latin1') === 'only') only = value.toString('latin1');
     }
     const f: Received = {
       entryId,
@@ -308,6 +415,7 @@ export class StreamConsumer {
       s,
       c,
       t,
+      plainFid,
       header: undefined,
       fid: '',
       envs: [],

@@ -69,3 +69,4 @@ export {
   type StreamKeys,
 } from './stream-keys.js';
 export { BusTimeoutError, BusRateLimitError, BusRejectedError, BusUsageError } from './errors.js';
+export { runScript } from './scripts.js';

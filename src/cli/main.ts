@@ -10,7 +10,9 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDlqCommands } from './commands/dlq.js';
 import { registerDslCommands } from './commands/dsl.js';
+import { registerMessageCommands } from './commands/messages.js';
 import { registerPolicyCommands } from './commands/policy.js';
+import { registerScheduleCommands } from './commands/schedule.js';
 import { registerServiceCommands } from './commands/services.js';
 import { registerWorkerCommands } from './commands/workers.js';
 import { reportError, settings } from './context.js';
@@ -30,6 +32,9 @@ registerDlqCommands(program, {
   get redisUrl() {
     return settings().redisUrl;
   },
+  get busPrefix() {
+    return settings().busPrefix;
+  },
 });
 registerPolicyCommands(program);
 registerAuditCommands(program, {
@@ -42,6 +47,8 @@ registerAuditCommands(program, {
 });
 registerDslCommands(program);
 registerApplyCommands(program);
+registerMessageCommands(program);
+registerScheduleCommands(program);
 
 try {
   await program.parseAsync(process.argv);

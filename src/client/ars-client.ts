@@ -134,7 +134,18 @@ export class ArsClient {
     request: 'suspend' | 'resume' | 'terminate',
     reason?: string,
   ): Promise<void> {
-    const { state } = await this.status(agentId);
+    const status = await this.status(agentId);
+    const { state } = status;
+    if (request === 'terminate' && state === 'Terminated' && status.config.mode === 'event-driven') {
+      // A hibernated event-driven agent is only asleep: start a run that ends at once (and removes
+      // its trigger), so no later event wakes it.
+      await this.temporal.workflow.signalWithStart(AGENT_WORKFLOW_TYPE, {
+        ...agentWorkflowStart(status.config, this.settings, { hostId: status.host }),
+        signal: terminateSignal,
+        signalArgs: [reason ?? 'terminate requested by client'],
+      });
+      return;
+    }
     const allowed = OPERATOR_REQUEST_STATES[request];
     if (!allowed.includes(state)) throw new AgentStateError(agentId, state, request, allowed);
     const signal = { suspend: suspendSignal, resume: resumeSignal, terminate: terminateSignal }[request];

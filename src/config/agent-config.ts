@@ -97,6 +97,22 @@ export const sandboxSpecSchema = z.strictObject({
   workdir: z.string().startsWith('/', 'workdir must be an absolute path').optional(),
 });
 
+/** How long an event-driven agent waits for its next event before it hibernates. @default 300_000 (5 min) */
+export const DEFAULT_EVENT_IDLE_TIMEOUT_MS = 300_000;
+
+export const triggerSchema = z.strictObject({
+  /** Events published on this topic start the agent (or wake it) and each runs one task. */
+  topic: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,255}$/, 'trigger.topic is 1-256 letters, digits, _ . : / -'),
+  /** Hibernate (end the workflow; the next event starts it again) after this long without events. */
+  idleTimeoutMs: z
+    .int()
+    .min(100, 'trigger.idleTimeoutMs must be at least 100')
+    .max(7 * 24 * 3_600_000)
+    .default(DEFAULT_EVENT_IDLE_TIMEOUT_MS),
+});
+
 export const agentConfigSchema = z
   .strictObject({
     /** Stable agent id; becomes the workflow id `agent-<id>`. Generated when absent. */
@@ -123,8 +139,32 @@ export const agentConfigSchema = z
     sandbox: sandboxSpecSchema.default(() => sandboxSpecSchema.parse({})),
     /** Persistent agents: continue-as-new after this many tasks. */
     tasksPerRun: z.int().min(1).max(10_000).default(DEFAULT_TASKS_PER_RUN),
+    /** Event-driven agents: the topic whose events start or wake the agent. */
+    trigger: triggerSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    if (config.mode === 'event-driven' && !config.trigger) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trigger'],
+        message: 'an event-driven agent needs a trigger, e.g. { "topic": "orders.new" }',
+      });
+    }
+    if (config.mode !== 'event-driven' && config.trigger) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trigger'],
+        message: `only event-driven agents have a trigger; set mode to "event-driven" or remove trigger`,
+      });
+    }
+    if (config.mode === 'event-driven' && !config.sandbox.command) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sandbox', 'command'],
+        message:
+          'an event-driven agent needs a command to run for each event, e.g. ["sh", "-c", "echo $ARS_EVENT"]',
+      });
+    }
     if (config.mode === 'ephemeral' && !config.sandbox.command) {
       ctx.addIssue({
         code: 'custom',

@@ -44,6 +44,11 @@ const settingsSchema = z.strictObject({
   policyDir: z.string().min(1),
   /** Redis key prefix of the audit trail. @default 'ars:audit' */
   auditPrefix: z.string().min(1).default('ars:audit'),
+  /** Redis key prefix of the message bus and the agent gateways' directory. @default 'ars:bus' */
+  busPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'ARS_BUS_PREFIX must be 1-64 letters, digits, _ . : -')
+    .default('ars:bus'),
 });
 
 export type Settings = z.output<typeof settingsSchema>;
@@ -80,6 +85,7 @@ export function compileSettings(
     stateDir: env.ARS_HOME ?? `${projectRoot}.ars`,
     policyDir: env.ARS_POLICY_DIR ?? `${projectRoot}policies/default`,
     auditPrefix: env.ARS_AUDIT_PREFIX,
+    busPrefix: env.ARS_BUS_PREFIX,
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined && v !== ''));
   return parseOrThrow(settingsSchema, { ...defined, ...overrides }, 'ARS settings');

@@ -14,7 +14,13 @@ export {
   type SigningKeyPair,
 } from './ed25519.js';
 export { sealAead, openAead, AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type Sealed } from './aead.js';
-export { loadMasterKey, parseMasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV } from './master-key.js';
+export {
+  loadMasterKey,
+  loadOrCreateMasterKey,
+  parseMasterKey,
+  MASTER_KEY_ENV,
+  MASTER_KEY_FILE_ENV,
+} from './master-key.js';
 export {
   createKeystore,
   compileKeystoreOptions,

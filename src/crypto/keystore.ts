@@ -17,7 +17,7 @@ export const DEFAULT_KEYSTORE_OPTIONS = {
   rotationIntervalMs: 86_400_000,
   /** How long a key still verifies/decrypts after its interval ended. Must exceed the longest message TTL. @default 3_600_000 (1 h) */
   graceMs: 3_600_000,
-  /** The least time between two reloads of one owner's keys caused by an unknown key id. @default 1000 */
+  /** The least time between two reloads caused by the same unknown key id of one owner. @default 1000 */
   reloadCooldownMs: 1000,
 } as const;
 
@@ -182,13 +182,44 @@ export function createKeystore(input: CreateKeystoreInput): Keystore {
     return winner;
   }
 
+  /** When an unknown key id last caused a reload, per owner and key id. */
+  const misses = new Map<string, number>();
+
+  /**
+   * A key id that could be usable now: `sign.<epoch>` / `enc.<epoch>` with an epoch between the
+   * oldest one still in its grace window and the next one. Only such ids cause a reload, at most
+   * once per reloadCooldownMs each, so forged key ids cannot make the keystore hammer the backend.
+   */
+  function plausible(kid: string, t: number): boolean {
+    const dot = kid.indexOf('.');
+    const kind = kid.slice(0, dot);
+    const epoch = Number(kid.slice(dot + 1));
+    return (
+      (kind === 'sign' || kind === 'enc') &&
+      Number.isSafeInteger(epoch) &&
+      epoch <= epochOf(t) + 1 &&
+      epoch >= epochOf(t - options.graceMs) - 1
+    );
+  }
+
   async function lookup(owner: string, kid: string): Promise<KeyRecord | undefined> {
     const t = now();
     let entry = cache.get(owner);
     let rec = entry?.keys.get(kid);
-    if (!rec && (!entry || t - entry.loadedAt >= options.reloadCooldownMs)) {
-      entry = await load(owner);
-      rec = entry.keys.get(kid);
+    if (!rec) {
+      // A key created after this owner's keys were loaded (keys are made on first use) is found
+      // by a reload; the cooldown is per key id, so another owner's or kid's miss does not hide it.
+      const missKey = `${owner}\0${kid}`;
+      const lastMiss = misses.get(missKey);
+      if (
+        !entry ||
+        (plausible(kid, t) && (lastMiss === undefined || t - lastMiss >= options.reloadCooldownMs))
+      ) {
+        if (misses.size >= 10_000) misses.clear();
+        misses.set(missKey, t);
+        entry = await load(owner);
+        rec = entry.keys.get(kid);
+      }
     }
     return rec && usable(rec, t) ? rec : undefined;
   }

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { MasterKeyError } from './errors.js';
 
 /** The environment variable that holds the keystore master key (32 bytes, base64 or hex). */
@@ -47,4 +49,26 @@ export function loadMasterKey(options: { env?: NodeJS.ProcessEnv; file?: string 
     `no master key: set ${MASTER_KEY_ENV} (32 bytes, base64 or hex) or ${MASTER_KEY_FILE_ENV}`,
     'none',
   );
+}
+
+/**
+ * The master key for a runtime on one machine: `ARS_MASTER_KEY` / `ARS_MASTER_KEY_FILE` when set,
+ * else `devFile`, created with a fresh random key (mode 0600) on first use. Every process of a
+ * runtime must use the same key; processes on other machines need ARS_MASTER_KEY(_FILE).
+ */
+export function loadOrCreateMasterKey(devFile: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  if (env[MASTER_KEY_ENV] || env[MASTER_KEY_FILE_ENV]) return loadMasterKey({ env });
+  try {
+    return parseMasterKey(readFileSync(devFile, 'utf8'), 'file');
+  } catch (error) {
+    if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) throw error;
+  }
+  mkdirSync(dirname(devFile), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(devFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    // Another process created it first: use theirs.
+    if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
+  }
+  return parseMasterKey(readFileSync(devFile, 'utf8'), 'file');
 }

@@ -1,9 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Logger } from '../util/logger.js';
 import { DecisionCache } from './decision-cache.js';
 import type { PolicyLoadError } from './errors.js';
-import { loadPolicySet, type LoadedPolicySet, type PolicySource } from './loader.js';
+import { listPolicyFiles, loadPolicySet, type LoadedPolicySet, type PolicySource } from './loader.js';
 import {
   compilePolicyEngineOptions,
   type PolicyEngineOptions,
@@ -24,6 +24,12 @@ import {
   type SendMeta,
   type TerminationInput,
 } from './hooks.js';
+import {
+  sandboxGrantsFrom,
+  sandboxWriteRequest,
+  type SandboxCapabilityInput,
+  type SandboxCapabilityOutcome,
+} from './sandbox-capabilities.js';
 import type { EntityRef, PolicyDecision, PolicyRequest } from './types.js';
 
 /** What the engine currently enforces. */
@@ -73,6 +79,8 @@ export class PolicyEngine {
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(status: PolicyStatus) => void>();
+  /** Paths, mtimes and sizes of the schema and policy files as they were when last loaded. */
+  private loadedFingerprint = '';
 
   constructor(input: PolicyEngineOptionsInput = {}) {
     this.options = compilePolicyEngineOptions(input);
@@ -107,6 +115,8 @@ export class PolicyEngine {
    * later decision is `deny` with the problem (file:line:column) until a reload succeeds.
    */
   reload(): PolicyStatus {
+    // Taken before reading: a file changed while loading makes the next refresh() reload again.
+    this.loadedFingerprint = this.diskFingerprint();
     const result = loadPolicySet(this.options.policyDir, this.options.schemaPath, [...this.extra.values()]);
     let next: State;
     if (result.ok) {
@@ -153,6 +163,41 @@ export class PolicyEngine {
       }
     }
     return status;
+  }
+
+  /**
+   * Reloads if the schema or any policy file changed on disk since the last load (a stat of each file,
+   * no parsing), and returns whether it did. Callers that must not act on a stale set — the run-time
+   * capability check before a sandbox is created — call it first, so a file written just before
+   * (e.g. by `ars apply`) is in force even if the watcher has not fired yet.
+   */
+  refresh(): boolean {
+    if (this.diskFingerprint() === this.loadedFingerprint) return false;
+    this.log.info({ version: this.versionCounter }, 'policy files changed on disk; reloading');
+    this.reload();
+    return true;
+  }
+
+  private diskFingerprint(): string {
+    const stamp = (path: string): string => {
+      try {
+        const st = statSync(path);
+        return `${path}:${st.mtimeMs}:${st.size}`;
+      } catch {
+        return `${path}:missing`;
+      }
+    };
+    const parts = [stamp(this.options.schemaPath)];
+    if (this.options.policyDir !== undefined) {
+      try {
+        for (const file of listPolicyFiles(this.options.policyDir)) parts.push(stamp(file));
+      } catch (error) {
+        parts.push(
+          `${this.options.policyDir}:unreadable:${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    return parts.join('\n');
   }
 
   /**
@@ -283,6 +328,15 @@ export class PolicyEngine {
   /** A capability use at run time (the DSL's `allow: read(file) if ...` rules). */
   checkCapability(input: CapabilityInput): PolicyDecision {
     return this.authorize(capabilityRequest(input));
+  }
+
+  /**
+   * Before a task's sandbox is created: the capabilities the sandbox enforces itself. `write` is
+   * `capability:write` on the sandbox's scratch space (see `sandboxWriteRequest`); a deny (or any engine
+   * error) makes /tmp and /scratch read-only. Network is never granted. Does not refresh from disk.
+   */
+  checkSandboxCapabilities(input: SandboxCapabilityInput): SandboxCapabilityOutcome {
+    return sandboxGrantsFrom(this.checkCapability(sandboxWriteRequest(input)));
   }
 
   private failed(

@@ -1,6 +1,8 @@
 /**
  * Policy: Cedar (`@cedar-policy/cedar-wasm`) decisions for every ARS hook — before agent creation,
- * before a message is sent, before resource allocation, after termination — and for capability use.
+ * before a message is sent, before resource allocation, after termination — and for capability use,
+ * including the capabilities a sandbox enforces itself (`checkSandboxCapabilities`: write access to its
+ * scratch space).
  * Deny by default and fail closed: a broken policy file, an invalid request or an evaluation error is
  * a `deny` that carries the error. Policies load from a directory (plus text sources such as compiled
  * DSL rules), validate against `policies/ars.cedarschema`, reload at runtime and are cached per request.
@@ -37,6 +39,16 @@ export {
   type PolicyEngineOptionsInput,
 } from './options.js';
 export { NAMESPACE, buildContext, parseActionRef, parseEntityRef } from './request.js';
+export {
+  NEVER_GRANTED_CAPABILITIES,
+  SANDBOX_ENFORCED_CAPABILITIES,
+  SANDBOX_SCRATCH_RESOURCE_ID,
+  sandboxGrantsFrom,
+  sandboxWriteRequest,
+  type SandboxCapabilityGrants,
+  type SandboxCapabilityInput,
+  type SandboxCapabilityOutcome,
+} from './sandbox-capabilities.js';
 export {
   ACTIONS,
   ENTITY_TYPES,

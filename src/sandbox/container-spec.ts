@@ -10,6 +10,8 @@ export const LABELS = {
   namespace: 'ars.namespace',
   tier: 'ars.tier',
   task: 'ars.task',
+  /** "true" when the sandbox's scratch space is writable (policy granted `capability:write`). */
+  writable: 'ars.grant.write',
 } as const;
 
 /** The user agents run as unless the image says otherwise: never root. */
@@ -21,6 +23,23 @@ export const TIER_RUNTIME: Readonly<Partial<Record<SecurityTier, string>>> = {
   gvisor: 'runsc',
 };
 
+/**
+ * What policy grants the agent inside its sandbox, decided by the control side before the sandbox is
+ * created (`PolicyEngine.checkSandboxCapabilities`). Network is not here: no sandbox has one.
+ */
+export interface SandboxGrants {
+  /**
+   * `capability:write` on the scratch space. true: `/tmp` and `/scratch` are writable tmpfs and the
+   * IPC namespace is private (a writable `/dev/shm`). false: `/tmp`, `/scratch` and `/dev/mqueue` are
+   * read-only tmpfs and the IPC namespace has no `/dev/shm`, so — with the read-only root and the
+   * non-root user — the agent can create no file anywhere (writes fail with EROFS / EACCES).
+   */
+  readonly write: boolean;
+}
+
+/** Grants of a sandbox whose creator asked policy nothing (workflows started before grants existed). */
+export const LEGACY_SANDBOX_GRANTS: SandboxGrants = Object.freeze({ write: true });
+
 export interface SandboxSpec {
   /** Docker container name; deterministic so that a retried create finds the first one. */
   readonly name: string;
@@ -31,6 +50,7 @@ export interface SandboxSpec {
   readonly tier: SecurityTier;
   readonly limits: ResourceLimits;
   readonly labels: Readonly<Record<string, string>>;
+  readonly grants: SandboxGrants;
 }
 
 const MIB = 1024 * 1024;
@@ -38,11 +58,16 @@ const MIB = 1024 * 1024;
 /**
  * The hardened container definition of DESIGN.md: read-only root, all capabilities dropped,
  * no-new-privileges, pids limit, memory = memory + swap (no swap), CPU quota, no network, a
- * non-root user, tmpfs scratch space, and an init process that reaps zombies.
+ * non-root user, tmpfs scratch space (read-only unless `grants.write`), and an init process that
+ * reaps zombies.
  */
 export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreateOptions {
   const runtime = TIER_RUNTIME[spec.tier];
-  const scratch = `rw,nosuid,nodev,noexec,size=${spec.limits.scratchMb}m`;
+  const writable = spec.grants.write;
+  const scratch = `${writable ? 'rw' : 'ro'},nosuid,nodev,noexec,size=${spec.limits.scratchMb}m`;
+  const tmpfs: Record<string, string> = { '/tmp': scratch, '/scratch': scratch };
+  // No write grant: POSIX message queues would be one more writable namespace; mount it read-only.
+  if (!writable) tmpfs['/dev/mqueue'] = 'ro,nosuid,nodev,noexec,size=4k';
   return {
     name: spec.name,
     Image: spec.image,
@@ -50,7 +75,12 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
     Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
     ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
     User: SANDBOX_USER,
-    Labels: { [LABELS.managed]: 'true', [LABELS.tier]: spec.tier, ...spec.labels },
+    Labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.tier]: spec.tier,
+      [LABELS.writable]: String(writable),
+      ...spec.labels,
+    },
     NetworkDisabled: true,
     AttachStdin: false,
     AttachStdout: false,
@@ -68,8 +98,9 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
       Memory: spec.limits.memoryMb * MIB,
       MemorySwap: spec.limits.memoryMb * MIB,
       NanoCpus: Math.round(spec.limits.cpus * 1e9),
-      Tmpfs: { '/tmp': scratch, '/scratch': scratch },
-      IpcMode: 'private',
+      Tmpfs: tmpfs,
+      // 'none': a private IPC namespace without /dev/shm (which would be writable).
+      IpcMode: writable ? 'private' : 'none',
       Init: true,
       Privileged: false,
       AutoRemove: false,

@@ -1,5 +1,6 @@
 /**
- * Sandboxes: hardened Docker containers (runc) and gVisor (runsc as a Docker runtime), created,
+ * Sandboxes: hardened Docker containers (runc) and gVisor (runsc as a Docker runtime) whose scratch
+ * space is writable only when policy grants it (`SandboxGrants`), created,
  * run under a wall-clock limit, paused, unpaused and destroyed idempotently, plus the reaper that
  * removes containers whose agent workflow has ended.
  */
@@ -13,8 +14,10 @@ export {
 export {
   containerCreateOptions,
   LABELS,
+  LEGACY_SANDBOX_GRANTS,
   SANDBOX_USER,
   TIER_RUNTIME,
+  type SandboxGrants,
   type SandboxSpec,
 } from './container-spec.js';
 export {

@@ -1,5 +1,4 @@
 import { toError } from './serialized-error.js';
-import { ArsError } from '../util/errors.js';
 import { randomId } from '../util/ids.js';
 import { parseAgentId } from './agent-id.js';
 import type { PublishResult, RequestOptions, StateSnapshot, SubscribeOptions } from './context.js';
@@ -16,6 +15,7 @@ import {
 } from './errors.js';
 import { compileRuntimeOptions, type RuntimeOptions, type RuntimeOptionsInput } from './options.js';
 import type { AgentPort } from './port.js';
+import { errorCode, withRequestBounds } from './request-bounds.js';
 import type { AgentRuntime, SendOptions } from './runtime.js';
 
 interface Subscriber {
@@ -74,38 +74,19 @@ export class InProcessRuntime implements AgentRuntime {
     return this.deliver(to, type, payload, options.from, undefined, false).then(() => undefined);
   }
 
-  async request<R = unknown>(
+  request<R = unknown>(
     to: string,
     type: string,
     payload: unknown,
     options: SendOptions & RequestOptions = {},
   ): Promise<R> {
-    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
-    const controller = new AbortController();
-    const outer = options.signal;
-    let rejectAbort!: (error: unknown) => void;
-    const aborted = new Promise<never>((_, reject) => (rejectAbort = reject));
-    const onAbort = (): void => rejectAbort(controller.signal.reason);
-    controller.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new RequestTimeoutError(to, type, timeoutMs)), timeoutMs);
-    const onOuterAbort = (): void =>
-      controller.abort(
-        outer?.reason instanceof ArsError
-          ? outer.reason
-          : new CancelledError(to, type, 'the requester cancelled'),
-      );
-    if (outer?.aborted) onOuterAbort();
-    else outer?.addEventListener('abort', onOuterAbort, { once: true });
-    try {
-      const result = this.deliver(to, type, payload, options.from, undefined, true, controller.signal);
-      result.catch(() => undefined); // when the abort wins the race, the late settlement is expected
-      return (await Promise.race([result, aborted])) as R;
-    } finally {
-      clearTimeout(timer);
-      controller.signal.removeEventListener('abort', onAbort);
-      outer?.removeEventListener('abort', onOuterAbort);
-      aborted.catch(() => undefined);
-    }
+    return withRequestBounds(
+      to,
+      type,
+      options,
+      this.options.requestTimeoutMs,
+      (signal) => this.deliver(to, type, payload, options.from, undefined, true, signal) as Promise<R>,
+    );
   }
 
   async publish(
@@ -256,11 +237,4 @@ export class InProcessRuntime implements AgentRuntime {
 /** Creates the in-process runtime (no Redis, no serialisation: direct calls). */
 export function createInProcessRuntime(options: RuntimeOptionsInput = {}): InProcessRuntime {
   return new InProcessRuntime(compileRuntimeOptions(options));
-}
-
-/** The stable code of an ARS error, or 'ERROR'. */
-function errorCode(reason: unknown): string {
-  const code =
-    typeof reason === 'object' && reason !== null ? (reason as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : 'ERROR';
 }

@@ -24,6 +24,7 @@ export {
 export { parseAgentId, agentId, AGENT_TYPE_PATTERN, type AgentAddress } from './agent-id.js';
 export type { AgentRuntime, SendOptions } from './runtime.js';
 export { InProcessRuntime, createInProcessRuntime } from './in-process-runtime.js';
+export { withRequestBounds, errorCode } from './request-bounds.js';
 export {
   compileRuntimeOptions,
   type RuntimeOptions,

@@ -44,6 +44,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
     hostId: randomId('test-host'),
     controlTaskQueue: randomId('test-control'),
     auditPrefix: randomId('ars-test-audit'),
+    busPrefix: randomId('ars-test-bus'),
     ...(options.policyDir ? { policyDir: options.policyDir } : {}),
   });
   const connection = await connect(settings);
@@ -72,6 +73,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
       await running;
       await connection.close();
       await deleteKeys(settings.redisUrl, `${settings.auditPrefix}*`);
+      await deleteKeys(settings.redisUrl, `${settings.busPrefix}*`);
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -120,6 +120,16 @@ describe('envelope header and frame encoding', () => {
         const c = Buffer.from(body);
         const t = randomBytes(16);
         const signed = frameSignedBytes(h, c, t);
+        // the filled-in template is byte for byte the generic canonical record
+        assert.ok(
+          signed.equals(
+            encodeCanonical({
+              v: 2,
+              h: createHash('sha256').update(h).digest(),
+              c: createHash('sha256').update(c).update(t).digest(),
+            }),
+          ),
+        );
         const flip = (b: Buffer): Buffer => {
           const x = Buffer.from(b);
           const i = pos % x.length;

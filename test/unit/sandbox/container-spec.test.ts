@@ -12,6 +12,7 @@ describe('container spec', () => {
     tier: 'gvisor' as const,
     limits: { ...DEFAULT_RESOURCES, memoryMb: 128, cpus: 0.25 },
     labels: { 'ars.agent-id': 'x' },
+    grants: { write: true },
   };
 
   test('hardened defaults and limits', () => {
@@ -29,6 +30,30 @@ describe('container spec', () => {
     assert.equal(options.User, '10001:10001');
     assert.deepEqual(options.Env, ['A=1']);
     assert.equal(options.Labels?.['ars.managed'], 'true');
+  });
+
+  test('a write grant gives writable tmpfs /tmp and /scratch and a private IPC namespace', () => {
+    const options = containerCreateOptions(spec);
+    const host = options.HostConfig ?? {};
+    const scratch = 'rw,nosuid,nodev,noexec,size=64m';
+    assert.deepEqual(host.Tmpfs, { '/tmp': scratch, '/scratch': scratch });
+    assert.equal(host.IpcMode, 'private');
+    assert.equal(options.Labels?.['ars.grant.write'], 'true');
+  });
+
+  test('without the write grant /tmp, /scratch and /dev/mqueue are read-only and there is no /dev/shm', () => {
+    const options = containerCreateOptions({ ...spec, grants: { write: false } });
+    const host = options.HostConfig ?? {};
+    const scratch = 'ro,nosuid,nodev,noexec,size=64m';
+    assert.deepEqual(host.Tmpfs, {
+      '/tmp': scratch,
+      '/scratch': scratch,
+      '/dev/mqueue': 'ro,nosuid,nodev,noexec,size=4k',
+    });
+    assert.equal(host.IpcMode, 'none');
+    assert.equal(host.ReadonlyRootfs, true);
+    assert.equal(host.NetworkMode, 'none');
+    assert.equal(options.Labels?.['ars.grant.write'], 'false');
   });
 
   test('docker tier uses the default runtime', () => {

@@ -1,0 +1,222 @@
+/**
+ * Request/response latency of the bus under light load: sequential requests (one in flight), 256 B
+ * payloads, security off and signed + encrypted, each round ~1000 requests after a warm-up; the
+ * figures are the medians of the rounds' p50 and p99. Printed beside the raw limits measured in the
+ * same run and interleaved with the bus rounds (so both see the same machine load):
+ * - the Node→Redis PING round trip (one connection, sequential);
+ * - the raw two-hop floor of any request/response over streams: a plain node-redis client XADDs to
+ *   stream A, an echo loop blocked in XREADGROUP on A wakes and XADDs to B, the client's reader
+ *   blocked in XREADGROUP on B wakes. No crypto, no checks: the bus cannot be faster than this.
+ * Then a short trace (Redis MONITOR, after the timed rounds, so it does not slow them) lists the
+ * Redis commands of a few requests in the order Redis ran them, with the gaps between them: it shows
+ * which round trips lie on the request path.
+ * Run: npx tsx bench/bus/request-latency.ts
+ * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 5), BENCH_REQUESTS (per round, default 1000),
+ * BENCH_TRACE (requests to trace, default 3; 0 = no trace).
+ */
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import { createBus, type Bus } from '../../src/bus/index.js';
+import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
+import { randomId } from '../../src/util/index.js';
+
+type Client = ReturnType<typeof createClient>;
+const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
+const TRACE = Number(process.env.BENCH_TRACE ?? 3);
+const WARMUP = 200;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const pct = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+const f3 = (x: number): string => x.toFixed(3);
+
+interface Round {
+  p50: number;
+  p99: number;
+  /** CPU time (user + system) of this process per call, µs. */
+  cpu: number;
+}
+
+/** Times `n` sequential calls of `fn` after `warm` untimed ones. */
+async function timed(n: number, warm: number, fn: () => Promise<unknown>): Promise<Round> {
+  const lat: number[] = [];
+  let c0 = process.cpuUsage();
+  for (let i = 0; i < warm + n; i++) {
+    if (i === warm) c0 = process.cpuUsage();
+    const t = performance.now();
+    await fn();
+    if (i >= warm) lat.push(performance.now() - t);
+  }
+  const c = process.cpuUsage(c0);
+  lat.sort((a, b) => a - b);
+  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), cpu: (c.user + c.system) / Math.max(1, n) };
+}
+
+/** The raw two-hop floor: XADD → blocked XREADGROUP → XADD → blocked XREADGROUP, plain node-redis. */
+async function rawTwoHop(prefix: string): Promise<{ call(): Promise<void>; close(): Promise<void> }> {
+  const a = `${prefix}:rawA`;
+  const b = `${prefix}:rawB`;
+  const main: Client = createClient({ url });
+  const echoRead: Client = createClient({ url });
+  const clientRead: Client = createClient({ url });
+  await Promise.all([main.connect(), echoRead.connect(), clientRead.connect()]);
+  for (const s of [a, b]) await main.sendCommand(['XGROUP', 'CREATE', s, 'g', '$', 'MKSTREAM']);
+  let running = true;
+  const read = (c: Client, s: string): Promise<unknown> =>
+    c.sendCommand([
+      'XREADGROUP',
+      'GROUP',
+      'g',
+      'c',
+      'COUNT',
+      '32',
+      'BLOCK',
+      '1000',
+      'NOACK',
+      'STREAMS',
+      s,
+      '>',
+    ]);
+  const echo = (async () => {
+    while (running) {
+      const r = (await read(echoRead, a)) as [string, [string, string[]][]][] | null;
+      if (!r) continue;
+      for (const [, entries] of r)
+        for (const [, fields] of entries) await main.sendCommand(['XADD', b, '*', 'v', fields[1] as string]);
+    }
+  })();
+  let waiting: (() => void) | undefined;
+  const replies = (async () => {
+    while (running) {
+      const r = await read(clientRead, b);
+      if (r && waiting) {
+        const w = waiting;
+        waiting = undefined;
+        w();
+      }
+    }
+  })();
+  const payload = randomBytes(256).toString('latin1');
+  return {
+    async call() {
+      const got = new Promise<void>((r) => (waiting = r));
+      await main.sendCommand(['XADD', a, 'MAXLEN', '~', '1000', '*', 'v', payload]);
+      await got;
+    },
+    async close() {
+      running = false;
+      await Promise.all([echo, replies]);
+      await main.del([a, b]);
+      await Promise.all([main.close(), echoRead.close(), clientRead.close()]);
+    },
+  };
+}
+
+async function echoBus(security: 'off' | 'signed-encrypted', prefix: string, admin: Client): Promise<Bus> {
+  const keystore = createKeystore({
+    masterKey: randomBytes(32),
+    backend: createRedisKeystoreBackend(admin, `${prefix}:ks`),
+  });
+  const bus = await createBus({ keystore, options: { redisUrl: url, prefix, security } });
+  await bus.consume('server', async (m) => {
+    if (m.kind === 'request') await bus.reply(m, { from: 'server', payload: m.payload });
+  });
+  await bus.consume('client', () => undefined);
+  return bus;
+}
+
+/** Lists the Redis commands of `n` requests as Redis ran them (MONITOR), with the gaps between them. */
+async function trace(bus: Bus, admin: Client, prefix: string, n: number, label: string): Promise<void> {
+  const mon = admin.duplicate();
+  await mon.connect();
+  const lines: { t: number; addr: string; cmd: string }[] = [];
+  await mon.monitor((line: string) => {
+    if (!line.includes(prefix)) return;
+    const m = /^(\d+\.\d+) \[\d+ ([^\]]+)\] (.*)$/.exec(line);
+    if (!m) return;
+    const words = (m[3] as string).split(' ').slice(0, 3).join(' ').replaceAll(prefix, '{p}');
+    lines.push({ t: Number(m[1]) * 1e6, addr: m[2] as string, cmd: words.slice(0, 70) });
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  const marks: number[] = [];
+  for (let i = 0; i < n; i++) {
+    await new Promise((r) => setTimeout(r, 20)); // let the reader loops settle into their blocking reads
+    marks.push(lines.length);
+    await bus.request({ from: 'client', to: 'server', payload: randomBytes(256), timeoutMs: 5000 });
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  mon.destroy();
+  const conns = new Map<string, string>();
+  console.log(
+    `trace (${label}): Redis commands per request, as Redis ran them (MONITOR; µs since the request's first command)`,
+  );
+  for (let i = 0; i < n; i++) {
+    const slice = lines.slice(marks[i], i + 1 < n ? marks[i + 1] : lines.length);
+    const t0 = slice[0]?.t ?? 0;
+    console.log(`  request ${i + 1}: ${slice.length} commands`);
+    for (const l of slice) {
+      if (!conns.has(l.addr)) conns.set(l.addr, `conn${conns.size + 1}`);
+      console.log(`    +${String(Math.round(l.t - t0)).padStart(5)} µs  ${conns.get(l.addr)}  ${l.cmd}`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const prefix = `bench:${randomId('rrl')}`;
+  const admin: Client = createClient({ url });
+  await admin.connect();
+  console.log(
+    `# request/response latency (node ${process.version}, redis ${url}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B; median of the rounds' p50/p99; shared 2-core machine: noisy`,
+  );
+  const raw = await rawTwoHop(prefix);
+  const buses = {
+    off: await echoBus('off', `${prefix}:off`, admin),
+    'signed-encrypted': await echoBus('signed-encrypted', `${prefix}:se`, admin),
+  };
+  const req = (bus: Bus) => () =>
+    bus.request({ from: 'client', to: 'server', payload: randomBytes(256), timeoutMs: 5000 });
+  const results: Record<string, Round[]> = { ping: [], raw: [], off: [], 'signed-encrypted': [] };
+  // warm-up (JIT, keys, script cache), then interleaved rounds so every series sees the same load
+  await timed(0, WARMUP, () => admin.ping());
+  await timed(0, WARMUP, () => raw.call());
+  for (const s of ['off', 'signed-encrypted'] as const) await timed(0, WARMUP, req(buses[s]));
+  for (let r = 0; r < ROUNDS; r++) {
+    (results.ping as Round[]).push(await timed(REQUESTS, 20, () => admin.ping()));
+    (results.raw as Round[]).push(await timed(REQUESTS, 20, () => raw.call()));
+    for (const s of ['off', 'signed-encrypted'] as const)
+      (results[s] as Round[]).push(await timed(REQUESTS, 20, req(buses[s])));
+  }
+  const line = (label: string, rs: Round[]): string => {
+    const p50 = rs.map((x) => x.p50);
+    const p99 = rs.map((x) => x.p99);
+    const cpu = median(rs.map((x) => x.cpu));
+    return `${label.padEnd(44)} p50 ${f3(median(p50))} ms  p99 ${f3(median(p99))} ms  CPU ${Math.round(cpu)} µs/call   (rounds p99: ${p99.map(f3).join(', ')})`;
+  };
+  console.log('raw limits (same run, interleaved with the bus rounds):');
+  console.log(line('  Node→Redis PING round trip', results.ping as Round[]));
+  console.log(line('  raw two-hop XADD→XREADGROUP→XADD→XREADGROUP', results.raw as Round[]));
+  console.log('bus request/response (sequential, 256 B):');
+  console.log(line('  security off', results.off as Round[]));
+  console.log(
+    line('  signed + encrypted', results['signed-encrypted'] as Round[]) + '   (target p99 < 2 ms)',
+  );
+  await raw.close();
+  if (TRACE > 0)
+    for (const s of ['off', 'signed-encrypted'] as const) await trace(buses[s], admin, prefix, TRACE, s);
+  for (const b of Object.values(buses)) await b.close();
+  let cursor = '0';
+  do {
+    const r = await admin.scan(cursor, { MATCH: `${prefix}:*`, COUNT: 1000 });
+    cursor = String(r.cursor);
+    if (r.keys.length > 0) await admin.del(r.keys);
+  } while (cursor !== '0');
+  await admin.close();
+}
+
+await main();

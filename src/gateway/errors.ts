@@ -1,0 +1,23 @@
+import { ArsError } from '../util/errors.js';
+
+/** The pre-send policy hook denied a message; nothing was delivered. */
+export class MessageDeniedError extends ArsError {
+  readonly code = 'ARS_GATEWAY_POLICY_DENIED';
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly reasons: readonly string[],
+  ) {
+    super(
+      `policy denied the message from '${from}' to '${to}': ${reasons.join('; ') || 'no policy permits it (deny by default)'}`,
+    );
+  }
+}
+
+/** The gateway was used after close(). */
+export class GatewayClosedError extends ArsError {
+  readonly code = 'ARS_GATEWAY_CLOSED';
+  constructor(readonly gatewayId: string) {
+    super(`gateway '${gatewayId}' is closed; create a new one with createGateway()`);
+  }
+}

@@ -1,0 +1,75 @@
+import { createClient } from 'redis';
+import { createBus, type BusAuditSink, type BusOptionsInput, type PreSendPolicy } from '../bus/index.js';
+import { createKeystore, createRedisKeystoreBackend, type RedisCommander } from '../crypto/index.js';
+import type { AgentDefinition, AgentEndpoint, HandlerErrorListener } from '../sdk/index.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { AgentGateway, type AgentExit } from './gateway.js';
+import type { GatewayOptionsInput } from './options.js';
+
+export interface GatewayNodeInput {
+  readonly redisUrl: string;
+  /** Key prefix of the runtime (bus streams, keystore, directory); every gateway of it uses the same. */
+  readonly prefix: string;
+  /** The keystore master key (32 bytes): agent keys are stored in Redis encrypted with it. */
+  readonly masterKey: Buffer;
+  readonly agents?: readonly (AgentDefinition | AgentEndpoint)[];
+  readonly gateway?: GatewayOptionsInput;
+  readonly bus?: Omit<BusOptionsInput, 'redisUrl' | 'prefix'>;
+  readonly policy?: PreSendPolicy;
+  readonly audit?: BusAuditSink;
+  readonly logger?: Logger;
+  readonly onHandlerError?: HandlerErrorListener;
+  readonly onAgentExit?: (exit: AgentExit) => void;
+}
+
+/** A gateway with the connections it owns: its Redis client, keystore and signed, encrypted bus. */
+export interface GatewayNode {
+  readonly gateway: AgentGateway;
+  /** Closes the gateway (agents checkpointed), then the bus and the Redis connection. */
+  close(): Promise<void>;
+}
+
+/** Starts one gateway of a runtime on Redis, with every agent type in `agents` registered. */
+export async function startGatewayNode(input: GatewayNodeInput): Promise<GatewayNode> {
+  const logger = input.logger ?? silentLogger;
+  const redis = createClient({ url: input.redisUrl });
+  redis.on('error', (error: unknown) => logger.warn({ err: error }, 'gateway redis connection error'));
+  await redis.connect();
+  const commander = redis as unknown as RedisCommander;
+  const keystore = createKeystore({
+    masterKey: input.masterKey,
+    backend: createRedisKeystoreBackend(commander, input.prefix),
+  });
+  const bus = await createBus({
+    keystore,
+    logger,
+    options: { ...input.bus, redisUrl: input.redisUrl, prefix: input.prefix },
+  });
+  let gateway: AgentGateway;
+  try {
+    gateway = await AgentGateway.create({
+      bus,
+      redis: commander,
+      prefix: input.prefix,
+      logger,
+      ...(input.gateway ? { options: input.gateway } : {}),
+      ...(input.policy ? { policy: input.policy } : {}),
+      ...(input.audit ? { audit: input.audit } : {}),
+      ...(input.onHandlerError ? { onHandlerError: input.onHandlerError } : {}),
+      ...(input.onAgentExit ? { onAgentExit: input.onAgentExit } : {}),
+    });
+    for (const agent of input.agents ?? []) await gateway.register(agent);
+  } catch (error) {
+    await bus.close();
+    redis.destroy();
+    throw error;
+  }
+  return {
+    gateway,
+    async close() {
+      await gateway.close();
+      await bus.close();
+      await redis.close();
+    },
+  };
+}

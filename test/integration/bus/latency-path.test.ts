@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { decodeFrameHeader, type DeadLetterReason, type WireFrame } from '../../../src/bus/index.js';
+import { runScript } from '../../../src/bus/scripts.js';
+import { SEEN_PENDING_LUA } from '../../../src/bus/seen-pending.lua.js';
+import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
+
+/**
+ * The request/response fast path (docs/bus.md, "Request/response latency"): the replay check
+ * pipelined behind the blocking read, and acks written in one batch before the next read.
+ */
+describe('bus latency path: pipelined replay check and acks on the consumer connection keep every guarantee', () => {
+  let env: Env;
+  before(async () => {
+    env = await testEnv();
+  });
+  after(async () => env.cleanup());
+
+  /** XADDs a frame as the bus writes it; `f` is the plain frame id field (omitted when null). */
+  async function inject(agent: string, frame: WireFrame, f: string | null): Promise<string> {
+    const { h, s, c, t } = frame;
+    const args: (string | Buffer)[] = ['XADD', `${env.prefix}:inbox:${agent}`, '*'];
+    if (f !== null) args.push('f', f);
+    args.push('h', h, 's', s, 'c', c, 't', t);
+    return env.redis.sendCommand<string>(args);
+  }
+  const fidOf = (frame: WireFrame): string => decodeFrameHeader(frame.h).fid.toString('hex');
+
+  async function expectDead(messageId: string, reason: DeadLetterReason): Promise<void> {
+    const bus = env.buses[0];
+    assert.ok(bus);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const all = await bus.deadLetters.list({ count: 500 });
+      const dl = all.find((d) => d.messageId === messageId);
+      if (dl) {
+        assert.equal(dl.reason, reason, `message ${messageId}: ${dl.detail}`);
+        return;
+      }
+      if (Date.now() > deadline)
+        assert.fail(`message ${messageId} was not dead-lettered (expected ${reason})`);
+      await sleep(50);
+    }
+  }
+
+  test('the pipelined script: first sighting 0, same entry again 0, the frame in another entry 1; entries without a valid f are left out', async () => {
+    const stream = `${env.prefix}:script:s`;
+    const seenPrefix = `${env.prefix}:script:seen:`;
+    await env.redis.sendCommand(['XGROUP', 'CREATE', stream, 'g', '0', 'MKSTREAM']);
+    const fid = randomBytes(16).toString('hex');
+    const e1 = await env.redis.sendCommand<string>(['XADD', stream, '*', 'f', fid, 'h', 'x']);
+    await env.redis.sendCommand<string>(['XADD', stream, '*', 'h', 'no f']);
+    const e3 = await env.redis.sendCommand<string>(['XADD', stream, '*', 'f', 'ZZ-not-hex', 'h', 'x']);
+    await env.redis.sendCommand(['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '10', 'STREAMS', stream, '>']);
+    const run = (start: string, cap = 8): Promise<string[]> =>
+      runScript<string[]>(
+        env.redis,
+        SEEN_PENDING_LUA,
+        [stream],
+        ['g', 'c', start, String(cap), seenPrefix, '60000'],
+      );
+    assert.deepEqual(await run('-'), [e1, 0]);
+    assert.equal(await env.redis.get(`${seenPrefix}${fid}`), e1, 'the mark names the entry');
+    assert.deepEqual(await run('-'), [e1, 0], 'a redelivery of the same entry is not a replay');
+    const e4 = await env.redis.sendCommand<string>(['XADD', stream, '*', 'f', fid, 'h', 'copy']);
+    const fresh = randomBytes(16).toString('hex');
+    const e5 = await env.redis.sendCommand<string>(['XADD', stream, '*', 'f', fresh, 'h', 'y']);
+    await env.redis.sendCommand(['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '10', 'STREAMS', stream, '>']);
+    assert.deepEqual(
+      await run(`(${e3}`),
+      [e4, 1, e5, 0],
+      'only entries above the start; the copy is a replay',
+    );
+    assert.deepEqual(await run(`(${e3}`, 1), [e4, 1], 'at most ARGV[4] entries');
+  });
+
+  test('replayed copies are rejected whatever their plain f says; a genuine frame with a wrong f is delivered once', async () => {
+    const bus = await env.bus();
+    const got = collector();
+    await bus.register('alice');
+    await bus.consume('bob', got.handler);
+    const ks = env.keystore;
+    const a = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.from('a') });
+    const b = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.from('b') });
+    const c = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.from('c') });
+    const d = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.from('d') });
+    for (const f of [a, b, c]) {
+      await inject('bob', f, fidOf(f));
+      await sleep(30); // one frame per read: light traffic, so the pipelined check is used
+    }
+    // a genuine frame whose plain f is not its signed frame id: checked by the regular script
+    await inject('bob', d, randomBytes(16).toString('hex'));
+    await got.waitFor(4);
+    await inject('bob', a, fidOf(a)); // same f: caught by the pipelined check
+    await sleep(30);
+    await inject('bob', b, randomBytes(16).toString('hex')); // forged f: caught by the regular check
+    await sleep(30);
+    await inject('bob', c, null); // no f (as a dead-letter replay writes it): regular check
+    await inject('bob', d, fidOf(d)); // d's first carrier had a wrong f, but its mark was set by the regular check
+    await expectDead(a.id, 'replayed');
+    await expectDead(b.id, 'replayed');
+    await expectDead(c.id, 'replayed');
+    await expectDead(d.id, 'replayed');
+    await sleep(200);
+    assert.deepEqual(
+      got.messages.map((m) => m.payload.toString()),
+      ['a', 'b', 'c', 'd'],
+      'each genuine message delivered exactly once',
+    );
+  });
+
+  test('acks: frames done before a slow handler are acked at once; close() flushes the rest', async () => {
+    const bus = await env.bus({ options: { security: 'off' } });
+    await bus.register('slow');
+    const inbox = `${env.prefix}:inbox:slow`;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    // three entries waiting before the consumer starts: one read hands out all three
+    for (const p of ['1', '2', '3']) await bus.send({ from: 'x', to: 'slow', payload: p });
+    const sub = await bus.consume('slow', async (m) => {
+      seen.push(m.payload.toString());
+      if (m.payload.toString() === '3') await gate;
+    });
+    const deadline = Date.now() + 5000;
+    while (seen.length < 3 && Date.now() < deadline) await sleep(10);
+    let pending = 0;
+    let len = 0;
+    for (let i = 0; i < 100; i++) {
+      pending = (await env.redis.sendCommand<[number]>(['XPENDING', inbox, 'inbox']))[0];
+      len = await env.redis.sendCommand<number>(['XLEN', inbox]);
+      if (pending === 1 && len === 1) break;
+      await sleep(20);
+    }
+    assert.deepEqual(
+      { pending, len },
+      { pending: 1, len: 1 },
+      'only the entry of the waiting handler is pending',
+    );
+    release();
+    await sub.close();
+    assert.deepEqual(await env.redis.sendCommand<[number]>(['XPENDING', inbox, 'inbox']), [
+      0,
+      null,
+      null,
+      null,
+    ]);
+    assert.equal(await env.redis.sendCommand<number>(['XLEN', inbox]), 0, 'acked entries are deleted');
+    assert.deepEqual(seen, ['1', '2', '3']);
+  });
+
+  test('registry cache: refreshed ahead in the background, yet an answer is never older than registryCacheMs', async () => {
+    const bus = await env.bus({ options: { security: 'off', registryCacheMs: 300 } });
+    await bus.register('gone');
+    const first = await bus.send({ from: 'x', to: 'gone', payload: '1' });
+    assert.equal(first.status, 'queued');
+    // unregistered behind the bus's back (another process): the local copy still says known
+    await env.redis.sendCommand(['SREM', `${env.prefix}:agents`, 'gone']);
+    const removedAt = Date.now();
+    let dropped: number | undefined;
+    while (Date.now() - removedAt < 2000) {
+      const r = await bus.send({ from: 'x', to: 'gone', payload: 'n' });
+      if (r.status === 'dead_lettered') {
+        assert.equal(r.reason, 'unknown_recipient');
+        dropped = Date.now() - removedAt;
+        break;
+      }
+      await sleep(10);
+    }
+    assert.ok(dropped !== undefined, 'the removal was noticed');
+    assert.ok(
+      dropped <= 300 + 300,
+      `noticed after ${dropped} ms; the cache may be at most 300 ms old (+ 300 ms slack for a loaded machine)`,
+    );
+  });
+});

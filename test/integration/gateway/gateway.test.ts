@@ -1,0 +1,212 @@
+/**
+ * The agent gateway on the real Redis (signed + encrypted bus) with the real Cedar engine and audit
+ * trail: an idle agent hibernates and wakes with its state; a crashed gateway process's agents are
+ * placed on a live one (from their last checkpoint); the pre-send policy hook denies at the agent
+ * level and the drop is audited; a dead agent process is noticed and reported; nothing hangs.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createClient } from 'redis';
+import { OnDemandEndpoint } from '../../../src/agent-host/index.js';
+import { AuditLog, generateAuditSigner } from '../../../src/audit/index.js';
+import { directoryKeys, MessageDeniedError, type AgentExit } from '../../../src/gateway/index.js';
+import { findPoliciesRoot, PolicyEngine } from '../../../src/policy/index.js';
+import { busAuditToLog, busPolicyFromEngine } from '../../../src/runtime/bus-hooks.js';
+import { AgentUnavailableError, UnknownAgentTypeError } from '../../../src/sdk/index.js';
+import { randomId } from '../../../src/util/ids.js';
+import { Probe, SUBJECT_MODULE, spawnLocalAgent } from '../../conformance/harness.js';
+import { subject } from '../../conformance/fixtures/subject-agent.js';
+import { eventually } from '../../helpers/runtime.js';
+import { createCluster, REDIS_URL } from './harness.js';
+
+describe('agent gateway', () => {
+  const redis = createClient({ url: REDIS_URL });
+  before(async () => {
+    await redis.connect();
+  });
+  after(async () => {
+    await redis.close();
+  });
+
+  test('an idle agent hibernates (state checkpointed, instance dropped) and wakes on the next message', async () => {
+    const cluster = createCluster();
+    try {
+      const node = await cluster.local({ agents: [subject], gateway: { idleTimeoutMs: 300 } });
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 5 }), 5);
+      assert.ok(node.gateway.activeAgents.includes(a));
+      await eventually(
+        () => (node.gateway.activeAgents.includes(a) ? undefined : true),
+        'the idle agent to hibernate',
+        5_000,
+      );
+      const stored = await redis.get(directoryKeys(cluster.prefix).state(a));
+      assert.deepEqual(JSON.parse(stored ?? 'null'), {
+        v: 1,
+        agentType: 'subject',
+        state: { count: 5, received: [] },
+      });
+      assert.equal(
+        await redis.get(directoryKeys(cluster.prefix).place(a)),
+        null,
+        'its placement is released',
+      );
+      assert.equal(await node.gateway.request(a, 'incr', { by: 1 }), 6, 'woken with its state');
+      assert.ok(node.gateway.activeAgents.includes(a));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('a sandboxed agent type runs only while active: hibernation stops its process, the next message starts one', async () => {
+    const cluster = createCluster();
+    try {
+      const endpoint = new OnDemandEndpoint({
+        agentType: subject.type,
+        messageTypes: subject.messageTypes,
+        start: () => spawnLocalAgent(SUBJECT_MODULE),
+      });
+      const node = await cluster.local({ agents: [endpoint], gateway: { idleTimeoutMs: 300 } });
+      assert.equal(endpoint.running, false, 'nothing runs before the first message');
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 7 }), 7);
+      assert.equal(endpoint.running, true);
+      await eventually(() => (endpoint.running ? undefined : true), 'the idle sandbox to be stopped', 5_000);
+      assert.equal(await node.gateway.request(a, 'incr', { by: 1 }), 8, 'a fresh process restored the state');
+      assert.equal(endpoint.startCount, 2);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test("a crashed gateway process's agents move to a live gateway, from their last checkpoint", async () => {
+    const cluster = createCluster();
+    try {
+      const ids = ['crash-a', 'crash-b'].map((h) => `${h}-${cluster.prefix}`);
+      await Promise.all(ids.map((id) => cluster.spawn(id, [SUBJECT_MODULE])));
+      const node = await cluster.local({ gateway: { id: `client-${cluster.prefix}`, cacheMs: 100 } });
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 5 }), 5);
+      await node.gateway.deactivate(a); // checkpoint: count 5
+      assert.equal(await node.gateway.request(a, 'incr', { by: 1 }), 6); // active again, not checkpointed
+      const holder = await redis.get(directoryKeys(cluster.prefix).place(a));
+      assert.ok(holder && ids.includes(holder), `placed on a gateway process (${holder})`);
+      await cluster.stop(holder, 'SIGKILL');
+      // A request while the dead gateway is still considered alive ends in a clear error, not a hang.
+      const early = await node.gateway
+        .request(a, 'incr', { by: 1 }, { timeoutMs: 300 })
+        .catch((e: unknown) => e);
+      assert.ok(typeof early === 'number' || (early as { code?: string }).code === 'ARS_SDK_REQUEST_TIMEOUT');
+      // After the heartbeat TTL (1 s here) the other gateway takes the agent over from its checkpoint.
+      const other = ids.find((id) => id !== holder);
+      await eventually(
+        async () => {
+          const v = await node.gateway.request(a, 'get-state', {}, { timeoutMs: 2_000 });
+          assert.equal((v as { count: number }).count, 5 + (typeof early === 'number' ? 1 : 0));
+          return true;
+        },
+        'the agent to be served by the live gateway',
+        15_000,
+      );
+      assert.equal(await redis.get(directoryKeys(cluster.prefix).place(a)), other);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('the pre-send policy hook (Cedar) denies at the agent level; the drop is audited', async () => {
+    const policiesRoot = findPoliciesRoot();
+    assert.ok(policiesRoot, 'policies/ found');
+    const policyDir = await mkdtemp(join(tmpdir(), 'ars-gw-policy-'));
+    await cp(join(policiesRoot, 'default'), policyDir, { recursive: true });
+    await writeFile(
+      join(policyDir, '90-test.cedar'),
+      '@id("test.no-probe-to-subject")\nforbid (principal == Ars::Agent::"probe", action == Ars::Action::"SendMessage", resource == Ars::Agent::"subject");\n',
+    );
+    const engine = new PolicyEngine({ policyDir });
+    const auditPrefix = randomId('ars:test:gwaudit');
+    const audit = new AuditLog(redis, generateAuditSigner(), { keyPrefix: auditPrefix });
+    const cluster = createCluster();
+    try {
+      const probe = new Probe();
+      const node = await cluster.local({
+        agents: [subject, probe.probeAgent],
+        policy: busPolicyFromEngine(engine),
+        audit: busAuditToLog(audit, { kinds: ['message.dropped'] }),
+      });
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 1 }), 1, 'an operator may message subject');
+      await assert.rejects(
+        node.gateway.request(a, 'incr', { by: 1 }, { from: 'probe/main' }),
+        (e: unknown) => {
+          assert.ok(e instanceof MessageDeniedError);
+          assert.equal(e.code, 'ARS_GATEWAY_POLICY_DENIED');
+          assert.match(e.message, /test\.no-probe-to-subject/);
+          return true;
+        },
+      );
+      assert.equal(
+        await node.gateway.request(a, 'get-state', {}).then((s) => (s as { count: number }).count),
+        1,
+        'not delivered',
+      );
+      // subject → probe is allowed (the forbid is one-way).
+      await node.gateway.send('probe/main', 'observed', { event: 'hello' }, { from: a });
+      await probe.next((e) => e.event === 'hello');
+      const dropped = (await audit.tail(10)).filter((e) => e.kind === 'message.dropped');
+      assert.equal(dropped.length, 1);
+      assert.equal(dropped[0]?.data.reason, 'policy_denied');
+      assert.equal(dropped[0]?.data.sender, 'probe/main');
+    } finally {
+      await cluster.close();
+      engine.close();
+      await rm(policyDir, { recursive: true, force: true });
+      const keys: string[] = [];
+      for await (const batch of redis.scanIterator({ MATCH: `${auditPrefix}*` })) keys.push(...batch);
+      if (keys.length) await redis.del(keys);
+    }
+  });
+
+  test('a dead agent process is noticed: reported, its type withdrawn, requests fail clearly', async () => {
+    const cluster = createCluster();
+    try {
+      const exits: AgentExit[] = [];
+      const connection = await spawnLocalAgent(SUBJECT_MODULE);
+      const node = await cluster.local({ agents: [connection], onAgentExit: (e) => exits.push(e) });
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 2 }), 2);
+      assert.ok(connection.pid);
+      process.kill(connection.pid, 'SIGKILL');
+      await eventually(() => (exits.length === 1 ? true : undefined), 'the agent exit to be reported', 5_000);
+      assert.deepEqual(exits[0], { gatewayId: node.gateway.id, agentType: 'subject' });
+      await assert.rejects(node.gateway.request(a, 'incr', { by: 1 }, { timeoutMs: 5_000 }), (e: unknown) => {
+        assert.ok(e instanceof UnknownAgentTypeError || e instanceof AgentUnavailableError, String(e));
+        return true;
+      });
+      const hosts = await node.gateway.hosts();
+      assert.deepEqual(hosts.find((h) => h.info.id === node.gateway.id)?.info.types, []);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('saveState of an agent that never ran is undefined; restoring one validates it first', async () => {
+    const cluster = createCluster();
+    try {
+      await cluster.spawn(`state-${cluster.prefix}`, [SUBJECT_MODULE]);
+      const node = await cluster.local({});
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.saveState(a), undefined);
+      await assert.rejects(
+        node.gateway.restoreState(a, { v: 1, agentType: 'subject', state: { count: 'x' } }),
+        (e: unknown) => (assert.equal((e as { code?: string }).code, 'ARS_SDK_INVALID_STATE'), true),
+      );
+      assert.equal(await node.gateway.saveState(a), undefined, 'nothing stored');
+    } finally {
+      await cluster.close();
+    }
+  });
+});
