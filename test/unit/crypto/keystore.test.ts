@@ -36,6 +36,32 @@ describe('AES-256-GCM and Ed25519', () => {
 });
 
 describe('keystore', () => {
+  test('a key made after an owner was loaded is found at once; forged key ids cause no reload storm', async () => {
+    const backend = createMemoryKeystoreBackend();
+    const masterKey = randomBytes(32);
+    let loads = 0;
+    const counted = { ...backend, load: (owner: string) => (loads++, backend.load(owner)) };
+    const receiver = createKeystore({ masterKey, backend: counted, options: { reloadCooldownMs: 60_000 } });
+    const sender = createKeystore({ masterKey, backend });
+    // The receiver loads the owner's keys (only an encryption key exists yet)...
+    await sender.currentEncryptionKey('agent:x');
+    await receiver.currentEncryptionKey('agent:x');
+    // ...then the sender makes its signing key; the receiver must find it within the cooldown.
+    const signing = await sender.currentSigningKey('agent:x');
+    const pub = await receiver.verificationKey('agent:x', signing.kid);
+    assert.ok(pub && verifyEd25519(pub, Buffer.from('m'), signEd25519(signing.privateKey, Buffer.from('m'))));
+    const before = loads;
+    for (let i = 0; i < 50; i++) {
+      assert.equal(await receiver.verificationKey('agent:x', `sign.${1e9 + i}`), undefined, 'implausible epoch');
+      assert.equal(await receiver.verificationKey('agent:x', `bogus-${i}`), undefined);
+    }
+    assert.equal(loads, before, 'forged key ids never reach the backend');
+    const next = `sign.${Number(signing.kid.split('.')[1]) + 1}`;
+    await receiver.verificationKey('agent:x', next);
+    await receiver.verificationKey('agent:x', next);
+    assert.equal(loads, before + 1, 'a plausible unknown id reloads once per cooldown');
+  });
+
   test('rotates on the interval and honours the grace window', async () => {
     let now = 10_000_000;
     const ks = createKeystore({
