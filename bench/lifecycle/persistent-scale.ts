@@ -169,8 +169,13 @@ async function startWorkerChild(config: WorkerProcessConfig): Promise<WorkerChil
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.send({ type: 'stop' } satisfies ParentMessage);
-      const timeout = sleep(60_000).then(() => 'timeout' as const);
-      if ((await Promise.race([exited, timeout])) === 'timeout') {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>(
+        (resolve) => (timer = setTimeout(() => resolve('timeout'), 60_000)),
+      );
+      const outcome = await Promise.race([exited, timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
         child.kill('SIGKILL');
         await exited;
       }
