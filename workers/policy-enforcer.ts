@@ -8,8 +8,13 @@ import {
   statusQuery,
 } from '../workflows/definitions.js';
 
-/** How often running agents are re-checked even without a policy reload. @default 30_000 */
-export const DEFAULT_ENFORCE_INTERVAL_MS = 30_000;
+/**
+ * How often running agents are re-checked even without a policy reload (for policies that depend
+ * on the time of day). A sweep queries every live agent (about 50/s here), so with 10,000 agents
+ * one sweep takes minutes: the interval must stay above that. Reloads always sweep at once.
+ * @default 300_000 (5 minutes)
+ */
+export const DEFAULT_ENFORCE_INTERVAL_MS = 300_000;
 
 export interface PolicyEnforcerOptions {
   readonly client: Client;

@@ -113,4 +113,21 @@ describe('ars CLI against the real services', () => {
     const unknown = await runCli(['frobnicate'], env);
     assert.equal(unknown.code, 2);
   });
+
+  test('SDK agent options and messages: bad input is refused before anything starts', async () => {
+    for (const [args, message] of [
+      [['worker', '--agent-tier', 'bogus'], /--agent-tier 'bogus' is unknown; use none, docker, gvisor/],
+      [['worker', '--role', 'control', '--agents', 'x.js'], /--agents needs a host worker/],
+      [['dev', '--idle-timeout', '-5'], /--idle-timeout '-5' must be a whole number/],
+      [
+        ['msg', 'request', 'not-an-agent-id', 'ping'],
+        /'not-an-agent-id' is not an agent id; agent ids are type\/key/,
+      ],
+      [['msg', 'send', 'worker/1', 'square', '{bad json'], /the payload is not valid JSON/],
+    ] as const) {
+      const r = await runCli(args, env);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
 });
