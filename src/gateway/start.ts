@@ -1,9 +1,16 @@
 import { createClient } from 'redis';
-import { createBus, type BusAuditSink, type BusOptionsInput, type PreSendPolicy } from '../bus/index.js';
+import {
+  agentKeyOwner,
+  createBus,
+  streamKeys,
+  type BusAuditSink,
+  type BusOptionsInput,
+  type PreSendPolicy,
+} from '../bus/index.js';
 import { createKeystore, createRedisKeystoreBackend, type RedisCommander } from '../crypto/index.js';
 import type { AgentDefinition, AgentEndpoint, HandlerErrorListener } from '../sdk/index.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { AgentGateway, type AgentExit } from './gateway.js';
+import { AgentGateway, gatewayBusId, type AgentExit } from './gateway.js';
 import type { GatewayOptionsInput } from './options.js';
 
 export interface GatewayNodeInput {
@@ -64,12 +71,23 @@ export async function startGatewayNode(input: GatewayNodeInput): Promise<Gateway
     redis.destroy();
     throw error;
   }
+  let closing: Promise<void> | undefined;
+  const retire = async (): Promise<void> => {
+    await gateway.close();
+    // A closed gateway leaves nothing behind: its inbox, its registration, its broadcast group
+    // and its own keys (its agents' checkpoints and keys stay: they move to other gateways).
+    const busId = gatewayBusId(gateway.id);
+    const keys = streamKeys(input.prefix);
+    await bus.unregister(busId).catch(() => undefined);
+    await bus.close();
+    await commander
+      .sendCommand(['XGROUP', 'DESTROY', keys.broadcast, `agent:${busId}`])
+      .catch(() => undefined);
+    await commander.sendCommand(['DEL', keys.inbox(busId), `${input.prefix}:ks:${agentKeyOwner(busId)}`]);
+    await redis.close();
+  };
   return {
     gateway,
-    async close() {
-      await gateway.close();
-      await bus.close();
-      await redis.close();
-    },
+    close: () => (closing ??= retire()),
   };
 }

@@ -193,6 +193,24 @@ describe('agent gateway', () => {
     }
   });
 
+  test('a closed gateway leaves nothing of its own in Redis (a CLI call per gateway must not grow it)', async () => {
+    const cluster = createCluster();
+    try {
+      const node = await cluster.local({ agents: [subject] });
+      await node.gateway.request(`subject/${randomId('k')}`, 'incr', { by: 1 });
+      const id = node.gateway.id;
+      await node.close();
+      const left: string[] = [];
+      for await (const batch of redis.scanIterator({ MATCH: `${cluster.prefix}*`, COUNT: 500 }))
+        left.push(...batch.filter((k) => k.includes(`gw.${id}`)));
+      assert.deepEqual(left, []);
+      assert.equal(await redis.sIsMember(`${cluster.prefix}:agents`, `gw.${id}`), 0);
+      assert.equal(await redis.zScore(directoryKeys(cluster.prefix).alive, id), null);
+    } finally {
+      await cluster.close();
+    }
+  });
+
   test('saveState of an agent that never ran is undefined; restoring one validates it first', async () => {
     const cluster = createCluster();
     try {
