@@ -52,7 +52,11 @@ describe('keystore', () => {
     assert.ok(pub && verifyEd25519(pub, Buffer.from('m'), signEd25519(signing.privateKey, Buffer.from('m'))));
     const before = loads;
     for (let i = 0; i < 50; i++) {
-      assert.equal(await receiver.verificationKey('agent:x', `sign.${1e9 + i}`), undefined, 'implausible epoch');
+      assert.equal(
+        await receiver.verificationKey('agent:x', `sign.${1e9 + i}`),
+        undefined,
+        'implausible epoch',
+      );
       assert.equal(await receiver.verificationKey('agent:x', `bogus-${i}`), undefined);
     }
     assert.equal(loads, before, 'forged key ids never reach the backend');
