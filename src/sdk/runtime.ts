@@ -10,8 +10,8 @@ export interface SendOptions {
 
 /**
  * The agent runtime's semantics, the same whatever carries the messages: the in-process runtime
- * (direct calls) today, a bus-backed runtime (Redis Streams via src/bus) with the same contract
- * later. The conformance suite (test/conformance) checks these semantics against each runtime.
+ * (direct calls) and the distributed one (src/gateway: gateways relaying over Redis Streams). The
+ * conformance suite (test/conformance/suite.ts) checks these semantics against each runtime.
  */
 export interface AgentRuntime {
   /** Registers an agent type: a definition (run in this process) or an endpoint (another process). */
