@@ -5,9 +5,10 @@
  * container per agent type spoken to over the stdio protocol — and joins the runtime's gateways
  * on Redis. The Cedar engine answers the pre-send hook; dropped messages are audited.
  */
-import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
+  agentDefinitionsOf,
   dockerAgentCommand,
   OnDemandEndpoint,
   StdioAgentConnection,
@@ -15,8 +16,7 @@ import {
 } from '../src/agent-host/index.js';
 import { AuditLog, loadAuditSigner } from '../src/audit/index.js';
 import { DEFAULT_RESOURCES, type Settings } from '../src/config/index.js';
-import { loadOrCreateMasterKey } from '../src/crypto/index.js';
-import { startGatewayNode, type AgentExit, type GatewayNode } from '../src/gateway/index.js';
+import { runtimeLocation, startGatewayNode, type AgentExit, type GatewayNode } from '../src/gateway/index.js';
 import { PolicyEngine } from '../src/policy/index.js';
 import { busAuditToLog, busPolicyFromEngine } from '../src/runtime/bus-hooks.js';
 import { isAgentDefinition, type AgentDefinition, type AgentEndpoint } from '../src/sdk/index.js';
@@ -65,18 +65,14 @@ export async function loadAgentModules(specs: readonly string[]): Promise<AgentD
   const out = new Map<string, AgentDefinition>();
   for (const spec of specs) {
     const [path, type] = spec.split('#') as [string, string | undefined];
-    let mod: Record<string, unknown>;
+    let found: AgentDefinition[];
     try {
-      mod = (await import(pathToFileURL(isAbsolute(path) ? path : resolve(path)).href)) as Record<
-        string,
-        unknown
-      >;
+      found = await agentDefinitionsOf(path);
     } catch (error) {
       throw new HostGatewayError(
         `cannot import agent module '${path}': ${error instanceof Error ? error.message : String(error)}; give the path of a compiled .js module`,
       );
     }
-    const found = Object.values(mod).filter(isAgentDefinition);
     const chosen = type ? found.filter((d) => d.type === type) : found;
     if (chosen.length === 0)
       throw new HostGatewayError(
@@ -143,9 +139,7 @@ export async function startHostGateway(input: HostGatewayInput): Promise<HostGat
       );
     }
     const node = await startGatewayNode({
-      redisUrl: settings.redisUrl,
-      prefix: settings.busPrefix,
-      masterKey: loadOrCreateMasterKey(join(settings.stateDir, 'master.key')),
+      ...runtimeLocation(settings),
       agents: endpoints,
       gateway: {
         id: settings.hostId,

@@ -15,10 +15,9 @@ import { PolicyEngine } from '../src/policy/index.js';
 import { hostTaskQueue, type Settings } from '../src/config/index.js';
 import { DockerSandbox, LABELS } from '../src/sandbox/index.js';
 import type { Logger } from '../src/util/logger.js';
-import { join } from 'node:path';
 import { agentWorkflowStart } from '../src/client/index.js';
-import { loadOrCreateMasterKey } from '../src/crypto/index.js';
 import {
+  runtimeLocation,
   startGatewayNode,
   TriggerEndpoint,
   TriggerRegistry,
@@ -107,9 +106,7 @@ export async function createControlWorker(deps: ControlWorkerDeps): Promise<Cont
   // hosts the `trigger` agent type, which turns a topic event into a signal-with-start.
   const triggers = new TriggerRegistry(redis, settings.busPrefix);
   const gateway = await startGatewayNode({
-    redisUrl: settings.redisUrl,
-    prefix: settings.busPrefix,
-    masterKey: loadOrCreateMasterKey(join(settings.stateDir, 'master.key')),
+    ...runtimeLocation(settings),
     agents: [
       new TriggerEndpoint(triggers, (registration, event) =>
         fireTrigger(deps.client, settings, registration, event),

@@ -16,7 +16,7 @@ export {
   type StdioAgentOptionsInput,
 } from './connection.js';
 export { dockerAgentCommand, type DockerAgentCommandInput } from './docker-command.js';
-export { loadAgentDefinition } from './load-definition.js';
+export { agentDefinitionsOf, loadAgentDefinition } from './load-definition.js';
 export { encodeFrame, FrameDecoder, FRAME_HEADER_BYTES, type Decoded } from './framing.js';
 export {
   agentFrameSchema,

@@ -9,14 +9,7 @@ import { ProtocolError } from './errors.js';
  * (the default export included), and inside an exported array.
  */
 export async function loadAgentDefinition(modulePath: string, agentType?: string): Promise<AgentDefinition> {
-  const url = pathToFileURL(isAbsolute(modulePath) ? modulePath : resolve(modulePath)).href;
-  const mod = (await import(url)) as Record<string, unknown>;
-  const found: AgentDefinition[] = [];
-  for (const value of Object.values(mod)) {
-    if (isAgentDefinition(value)) found.push(value);
-    else if (Array.isArray(value)) found.push(...value.filter(isAgentDefinition));
-  }
-  const unique = [...new Map(found.map((d) => [d.type, d])).values()];
+  const unique = await agentDefinitionsOf(modulePath);
   const chosen = agentType
     ? unique.find((d) => d.type === agentType)
     : unique.length === 1
@@ -29,4 +22,19 @@ export async function loadAgentDefinition(modulePath: string, agentType?: string
     );
   }
   return chosen;
+}
+
+/**
+ * Imports a handler module and returns the agent definitions it exports (the default export and
+ * exported arrays included), one per agent type.
+ */
+export async function agentDefinitionsOf(modulePath: string): Promise<AgentDefinition[]> {
+  const url = pathToFileURL(isAbsolute(modulePath) ? modulePath : resolve(modulePath)).href;
+  const mod = (await import(url)) as Record<string, unknown>;
+  const found: AgentDefinition[] = [];
+  for (const value of Object.values(mod)) {
+    if (isAgentDefinition(value)) found.push(value);
+    else if (Array.isArray(value)) found.push(...value.filter(isAgentDefinition));
+  }
+  return [...new Map(found.map((d) => [d.type, d])).values()];
 }

@@ -173,16 +173,15 @@ export class GatewayDirectory {
   /** Claims an agent id for this gateway unless a live gateway holds it; returns the holder. */
   async claim(agentId: string, type: string): Promise<string> {
     const key = this.keys.place(agentId);
-    let current = await this.redis.sendCommand<string | null>(['GET', key]);
-    if (current !== null && current !== this.self && !(await this.liveGateways(type)).includes(current)) {
-      // The holder is not alive: take over (compare-and-set against the dead holder).
-    } else if (current !== null) {
-      this.placeCache.set(agentId, { value: current, at: this.now() });
-      return current;
-    }
-    current = await runScript<string>(this.redis, CLAIM_PLACEMENT_LUA, [key], [this.self, current ?? '']);
-    this.placeCache.set(agentId, { value: current, at: this.now() });
-    return current;
+    const current = await this.redis.sendCommand<string | null>(['GET', key]);
+    const held =
+      current !== null && (current === this.self || (await this.liveGateways(type)).includes(current));
+    // Unplaced, or placed on a dead gateway: take it over (compare-and-set against what we saw).
+    const holder = held
+      ? current
+      : await runScript<string>(this.redis, CLAIM_PLACEMENT_LUA, [key], [this.self, current ?? '']);
+    this.placeCache.set(agentId, { value: holder, at: this.now() });
+    return holder;
   }
 
   async release(agentId: string): Promise<void> {

@@ -19,7 +19,7 @@ import {
   UnknownAgentTypeError,
   UnknownMessageTypeError,
   deserializeRuntimeError,
-  errorCode,
+  fanOut,
   withRequestBounds,
   isAgentDefinition,
   parseAgentId,
@@ -201,15 +201,14 @@ export class AgentGateway implements AgentRuntime {
       );
     endpoint.bind({
       port: this.port,
-      onHandlerError: (agentId, messageType, error) =>
-        (
-          this.input.onHandlerError ??
-          (() =>
-            this.logger.warn(
-              { agentId, messageType, err: error },
-              'agent handler failed on a message without reply',
-            ))
-        )({ agentId, messageType, error }),
+      onHandlerError: (agentId, messageType, error) => {
+        if (this.input.onHandlerError) this.input.onHandlerError({ agentId, messageType, error });
+        else
+          this.logger.warn(
+            { agentId, messageType, err: error },
+            'agent handler failed on a message without reply',
+          );
+      },
     });
     this.endpoints.set(endpoint.agentType, endpoint);
     const exits = (endpoint as { whenExited?: () => Promise<void> }).whenExited;
@@ -244,17 +243,9 @@ export class AgentGateway implements AgentRuntime {
     const targets = subscribers
       .filter((s) => s.agentId !== options.from || s.receiveOwn)
       .map((s) => s.agentId);
-    const outcomes = await Promise.allSettled(
-      targets.map((id) => this.route(id, type, payload, options.from, topic, false, undefined, true)),
+    return fanOut(targets, (id) =>
+      this.route(id, type, payload, options.from, topic, false, undefined, true),
     );
-    const deliveredTo: string[] = [];
-    const rejected: { agentId: string; code: string }[] = [];
-    outcomes.forEach((outcome, i) => {
-      const id = targets[i] as string;
-      if (outcome.status === 'fulfilled') deliveredTo.push(id);
-      else rejected.push({ agentId: id, code: errorCode(outcome.reason) });
-    });
-    return { deliveredTo, rejected };
   }
 
   async broadcast(type: string, payload: unknown, options: SendOptions = {}): Promise<number> {

@@ -28,7 +28,7 @@ export {
 } from './options.js';
 export { GatewayClosedError, MessageDeniedError } from './errors.js';
 export { gatewayFrameSchema, type GatewayFrame } from './protocol.js';
-export { startGatewayNode, type GatewayNode, type GatewayNodeInput } from './start.js';
+export { runtimeLocation, startGatewayNode, type GatewayNode, type GatewayNodeInput } from './start.js';
 export {
   MAX_EVENT_BYTES,
   TRIGGER_AGENT_TYPE,

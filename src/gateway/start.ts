@@ -7,7 +7,14 @@ import {
   type BusOptionsInput,
   type PreSendPolicy,
 } from '../bus/index.js';
-import { createKeystore, createRedisKeystoreBackend, type RedisCommander } from '../crypto/index.js';
+import { join } from 'node:path';
+import type { Settings } from '../config/index.js';
+import {
+  createKeystore,
+  createRedisKeystoreBackend,
+  loadOrCreateMasterKey,
+  type RedisCommander,
+} from '../crypto/index.js';
 import type { AgentDefinition, AgentEndpoint, HandlerErrorListener } from '../sdk/index.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { AgentGateway, gatewayBusId, type AgentExit } from './gateway.js';
@@ -27,6 +34,20 @@ export interface GatewayNodeInput {
   readonly logger?: Logger;
   readonly onHandlerError?: HandlerErrorListener;
   readonly onAgentExit?: (exit: AgentExit) => void;
+}
+
+/**
+ * Where the runtime of these settings lives: its Redis, its key prefix and the keystore master key
+ * (ARS_MASTER_KEY / ARS_MASTER_KEY_FILE, else `<stateDir>/master.key`, made on first use).
+ */
+export function runtimeLocation(
+  settings: Pick<Settings, 'redisUrl' | 'busPrefix' | 'stateDir'>,
+): Pick<GatewayNodeInput, 'redisUrl' | 'prefix' | 'masterKey'> {
+  return {
+    redisUrl: settings.redisUrl,
+    prefix: settings.busPrefix,
+    masterKey: loadOrCreateMasterKey(join(settings.stateDir, 'master.key')),
+  };
 }
 
 /** A gateway with the connections it owns: its Redis client, keystore and signed, encrypted bus. */

@@ -15,7 +15,8 @@ import {
 } from './errors.js';
 import { compileRuntimeOptions, type RuntimeOptions, type RuntimeOptionsInput } from './options.js';
 import type { AgentPort } from './port.js';
-import { errorCode, withRequestBounds } from './request-bounds.js';
+import { fanOut } from './fan-out.js';
+import { withRequestBounds } from './request-bounds.js';
 import type { AgentRuntime, SendOptions } from './runtime.js';
 
 interface Subscriber {
@@ -101,17 +102,7 @@ export class InProcessRuntime implements AgentRuntime {
     const targets = [...subscribers]
       .filter(([id, s]) => id !== options.from || s.receiveOwn)
       .map(([id]) => id);
-    const outcomes = await Promise.allSettled(
-      targets.map((id) => this.deliver(id, type, payload, options.from, topic, false)),
-    );
-    const deliveredTo: string[] = [];
-    const rejected: { agentId: string; code: string }[] = [];
-    outcomes.forEach((outcome, i) => {
-      const id = targets[i] as string;
-      if (outcome.status === 'fulfilled') deliveredTo.push(id);
-      else rejected.push({ agentId: id, code: errorCode(outcome.reason) });
-    });
-    return { deliveredTo, rejected };
+    return fanOut(targets, (id) => this.deliver(id, type, payload, options.from, topic, false));
   }
 
   async broadcast(type: string, payload: unknown, options: SendOptions = {}): Promise<number> {

@@ -24,7 +24,8 @@ export {
 export { parseAgentId, agentId, AGENT_TYPE_PATTERN, type AgentAddress } from './agent-id.js';
 export type { AgentRuntime, SendOptions } from './runtime.js';
 export { InProcessRuntime, createInProcessRuntime } from './in-process-runtime.js';
-export { withRequestBounds, errorCode } from './request-bounds.js';
+export { withRequestBounds } from './request-bounds.js';
+export { fanOut } from './fan-out.js';
 export {
   compileRuntimeOptions,
   type RuntimeOptions,

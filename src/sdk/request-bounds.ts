@@ -41,10 +41,3 @@ export async function withRequestBounds<T>(
     aborted.catch(() => undefined);
   }
 }
-
-/** The stable code of an ARS error, or 'ERROR' (publish results name refusals by code). */
-export function errorCode(reason: unknown): string {
-  const code =
-    typeof reason === 'object' && reason !== null ? (reason as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : 'ERROR';
-}

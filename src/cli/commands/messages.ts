@@ -1,7 +1,5 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadOrCreateMasterKey } from '../../crypto/index.js';
-import { startGatewayNode, type AgentGateway } from '../../gateway/index.js';
+import { runtimeLocation, startGatewayNode, type AgentGateway } from '../../gateway/index.js';
 import { parseAgentId } from '../../sdk/index.js';
 import { randomId } from '../../util/ids.js';
 import { settings, UsageError } from '../context.js';
@@ -10,9 +8,7 @@ import { settings, UsageError } from '../context.js';
 async function withGateway<T>(fn: (gateway: AgentGateway) => Promise<T>): Promise<T> {
   const s = settings();
   const node = await startGatewayNode({
-    redisUrl: s.redisUrl,
-    prefix: s.busPrefix,
-    masterKey: loadOrCreateMasterKey(join(s.stateDir, 'master.key')),
+    ...runtimeLocation(s),
     gateway: { id: randomId('cli') },
   });
   try {

@@ -15,6 +15,7 @@ import { createInProcessRuntime, type AgentRuntime } from '../../../src/sdk/inde
 import { randomId } from '../../../src/util/ids.js';
 import type * as FanOut from '../../../examples/agents/fan-out.js';
 import { createCluster, REDIS_URL } from './harness.js';
+import { dockerProblem } from '../../helpers/docker.js';
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const ROOT = fileURLToPath(new URL(ext === '.ts' ? '../../../' : '../../../../', import.meta.url));
@@ -23,16 +24,7 @@ const EXAMPLE = fileURLToPath(new URL(`../../../examples/agents/fan-out${ext}`, 
 const CLI = `${ROOT}dist/src/cli/main.js`;
 const EXAMPLE_JS = `${ROOT}dist/examples/agents/fan-out.js`;
 const AGENT_HOST = fileURLToPath(new URL(`../../../src/agent-host/main${ext}`, import.meta.url));
-const IMAGE = 'ars-sandbox:local';
 
-function dockerProblem(): string | undefined {
-  try {
-    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return `docker or the image ${IMAGE} is not available (run scripts/services.sh up)`;
-  }
-}
 const noDocker = dockerProblem();
 if (noDocker) console.error(`SKIPPED the Docker runtimes of the example system: ${noDocker}`);
 

@@ -6,11 +6,9 @@
  * again; an operator's terminate removes the trigger for good.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../../../src/config/index.js';
-import { loadOrCreateMasterKey } from '../../../src/crypto/index.js';
-import { startGatewayNode, type GatewayNode } from '../../../src/gateway/index.js';
+import { runtimeLocation, startGatewayNode, type GatewayNode } from '../../../src/gateway/index.js';
 import { randomId } from '../../../src/util/ids.js';
 import { agentWorkflowId } from '../../../workflows/definitions.js';
 import { eventually, startTestRuntime, type TestRuntime } from '../../helpers/runtime.js';
@@ -21,9 +19,7 @@ describe('event-driven agent', () => {
   before(async () => {
     runtime = await startTestRuntime();
     client = await startGatewayNode({
-      redisUrl: runtime.settings.redisUrl,
-      prefix: runtime.settings.busPrefix,
-      masterKey: loadOrCreateMasterKey(join(runtime.settings.stateDir, 'master.key')),
+      ...runtimeLocation(runtime.settings),
       gateway: { id: randomId('client') },
     });
   });

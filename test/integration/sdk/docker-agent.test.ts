@@ -11,6 +11,7 @@ import { dockerAgentCommand, StdioAgentConnection } from '../../../src/agent-hos
 import { createInProcessRuntime } from '../../../src/sdk/index.js';
 import { randomId } from '../../../src/util/ids.js';
 import type * as FanOut from '../../../examples/agents/fan-out.js';
+import { dockerProblem } from '../../helpers/docker.js';
 
 type FanOutModule = typeof FanOut;
 
@@ -18,16 +19,7 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const ROOT = fileURLToPath(new URL(ext === '.ts' ? '../../../' : '../../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL(`../../../src/agent-host/main${ext}`, import.meta.url));
 const EXAMPLE = fileURLToPath(new URL(`../../../examples/agents/fan-out${ext}`, import.meta.url));
-const IMAGE = 'ars-sandbox:local';
 
-function dockerProblem(): string | undefined {
-  try {
-    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return `docker or the image ${IMAGE} is not available (run scripts/services.sh up)`;
-  }
-}
 const skip = dockerProblem();
 if (skip) console.error(`SKIPPED docker agent test: ${skip}`);
 
