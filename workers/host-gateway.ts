@@ -6,6 +6,7 @@
  * on Redis. The Cedar engine answers the pre-send hook; dropped messages are audited.
  */
 import { resolve } from 'node:path';
+import type { Client } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import {
   agentDefinitionsOf,
@@ -23,6 +24,7 @@ import { isAgentDefinition, type AgentDefinition, type AgentEndpoint } from '../
 import { ArsError } from '../src/util/errors.js';
 import type { Logger } from '../src/util/logger.js';
 import { createClient } from 'redis';
+import { WorkflowLifecycleReporter } from './agent-lifecycle-reporter.js';
 
 /** The checkout (mounted read-only into agent containers so handler modules find their imports). */
 const projectRoot = fileURLToPath(
@@ -52,6 +54,12 @@ export interface HostGatewayInput {
   /** Hibernate agent instances idle this long (0 = never). @default 0 */
   readonly idleTimeoutMs?: number;
   readonly onAgentExit?: (exit: AgentExit) => void;
+  /**
+   * Temporal: each hosted agent instance gets a workflow (`hosted-<agent id>` on the control task
+   * queue) that the gateway tells when the instance is activated, hibernates, or loses its process.
+   * @default no workflows
+   */
+  readonly temporal?: Client;
 }
 
 export interface HostGateway {
@@ -115,6 +123,13 @@ export async function startHostGateway(input: HostGatewayInput): Promise<HostGat
     logger,
   });
   const endpoints: (AgentDefinition | AgentEndpoint)[] = [];
+  const reporter = input.temporal
+    ? new WorkflowLifecycleReporter({
+        client: input.temporal,
+        taskQueue: settings.controlTaskQueue,
+        logger,
+      })
+    : undefined;
   try {
     for (const d of definitions) {
       if (tier === 'none') {
@@ -128,12 +143,12 @@ export async function startHostGateway(input: HostGatewayInput): Promise<HostGat
           agentType: d.type,
           messageTypes: d.messageTypes,
           start: () => sandboxedEndpoint(d, tier, settings, input.agents, ++starts),
-          onUnexpectedExit: (agentType) => {
+          onUnexpectedExit: (exit) => {
             logger.error(
-              { agentType, hostId: settings.hostId },
+              { agentType: exit.agentType, hostId: settings.hostId, reason: exit.reason },
               'agent sandbox exited; the next message starts a new one',
             );
-            input.onAgentExit?.({ gatewayId: settings.hostId, agentType });
+            input.onAgentExit?.({ gatewayId: settings.hostId, agentType: exit.agentType });
           },
         }),
       );
@@ -149,12 +164,14 @@ export async function startHostGateway(input: HostGatewayInput): Promise<HostGat
       audit: busAuditToLog(audit, { kinds: ['message.dropped'], logger }),
       logger,
       ...(input.onAgentExit ? { onAgentExit: input.onAgentExit } : {}),
+      ...(reporter ? { lifecycle: reporter } : {}),
     });
     return {
       node,
       types: definitions.map((d) => d.type),
       async close() {
-        await node.close();
+        await node.close(); // hibernates its agents first: their workflows hear of it
+        await reporter?.close();
         policy.close();
         await redis.close();
       },

@@ -34,3 +34,8 @@ export {
   type HostGateway,
   type HostGatewayInput,
 } from './host-gateway.js';
+export {
+  DEFAULT_REPORTER_OPTIONS,
+  WorkflowLifecycleReporter,
+  type LifecycleReporterInput,
+} from './agent-lifecycle-reporter.js';

@@ -257,8 +257,13 @@ export interface RunWorkersOptions {
   readonly settings: Settings;
   readonly logger: Logger;
   readonly roles: readonly WorkerRole[];
-  /** Agent types the host role's gateway hosts (none: no gateway). */
-  readonly gateway?: Omit<HostGatewayInput, 'settings' | 'logger'>;
+  /**
+   * Agent types the host role's gateway hosts (none: no gateway). With `workflows` (the default),
+   * each hosted agent instance has a workflow its lifecycle is reported to.
+   */
+  readonly gateway?: Omit<HostGatewayInput, 'settings' | 'logger' | 'temporal'> & {
+    readonly workflows?: boolean;
+  };
   /** Called once every worker is polling. */
   readonly onReady?: (info: {
     hostTaskQueue?: string;
@@ -282,9 +287,15 @@ export async function runWorkers(options: RunWorkersOptions): Promise<void> {
     const host = roles.includes('host')
       ? await createHostWorker({ ...deps, client: connection.client })
       : undefined;
+    const { workflows = true, ...hosted } = options.gateway ?? { agents: [] };
     const gateway =
-      host && options.gateway?.agents.length
-        ? await startHostGateway({ ...options.gateway, settings, logger })
+      host && hosted.agents.length
+        ? await startHostGateway({
+            ...hosted,
+            settings,
+            logger,
+            ...(workflows ? { temporal: connection.client } : {}),
+          })
         : undefined;
     const running = Promise.all([control?.run(), host?.run()]);
     options.onReady?.({

@@ -1,4 +1,6 @@
 /**
- * Workflow code bundled into the Temporal worker: the agent lifecycle workflow. Deterministic only.
+ * Workflow code bundled into the Temporal worker: the agent lifecycle workflow, and the record of
+ * each SDK agent instance hosted by the gateways. Deterministic only.
  */
 export { agentWorkflow } from './agent-workflow.js';
+export { hostedAgentWorkflow } from './hosted-agent-workflow.js';

@@ -91,6 +91,7 @@ export class StdioAgentConnection implements AgentEndpoint {
   private stderrTail = '';
   private exited = false;
   private failure: Error | undefined;
+  private exitedWith: Error | undefined;
   private readonly exitPromise: Promise<void>;
   private hello: Extract<AgentFrame, { k: 'hello' }> | undefined;
   /** Protocol errors the agent reported about our frames (tests and diagnostics). */
@@ -109,6 +110,7 @@ export class StdioAgentConnection implements AgentEndpoint {
         if (this.heartbeat) clearInterval(this.heartbeat);
         const error =
           this.failure ?? new AgentProcessExitedError(this.agentType, code, signal, this.stderrTail.trim());
+        this.exitedWith = error;
         for (const p of this.pending.values()) p.reject(error);
         this.pending.clear();
         for (const c of this.outbound.values()) c.abort(error);
@@ -151,6 +153,11 @@ export class StdioAgentConnection implements AgentEndpoint {
 
   get alive(): boolean {
     return !this.exited;
+  }
+
+  /** Why the process ended (exit code or signal, stderr tail), once it has. */
+  get exitError(): Error | undefined {
+    return this.exitedWith;
   }
 
   /** Resolves when the process has exited. */

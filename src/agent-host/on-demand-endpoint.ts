@@ -1,8 +1,16 @@
-import type { AgentEndpoint, Delivery, EndpointBinding, StateSnapshot } from '../sdk/index.js';
+import type {
+  AgentEndpoint,
+  AgentProcessExit,
+  Delivery,
+  EndpointBinding,
+  StateSnapshot,
+} from '../sdk/index.js';
 
 /** An endpoint process that can exit on its own (a StdioAgentConnection). */
 export interface ProcessEndpoint extends AgentEndpoint {
   whenExited(): Promise<void>;
+  /** Why the process ended, once it has. */
+  readonly exitError?: Error | undefined;
 }
 
 export interface OnDemandEndpointInput {
@@ -12,8 +20,11 @@ export interface OnDemandEndpointInput {
   readonly start: () => Promise<ProcessEndpoint>;
   /** Stop the process this long after its last instance was deactivated. @default 0 (at once) */
   readonly stopAfterMs?: number;
-  /** The process exited while it was wanted (a crash); the next message starts a new one. */
-  readonly onUnexpectedExit?: (agentType: string) => void;
+  /**
+   * The process exited while it was wanted (a crash); the next message starts a new one. The runtime
+   * the endpoint is bound to hears of it too (EndpointBinding.onProcessExit).
+   */
+  readonly onUnexpectedExit?: (exit: AgentProcessExit) => void;
 }
 
 /**
@@ -103,8 +114,15 @@ export class OnDemandEndpoint implements AgentEndpoint {
       void endpoint.whenExited().then(() => {
         if (this.current !== started) return; // stopped on purpose
         this.current = undefined;
+        const exit: AgentProcessExit = {
+          agentType: this.agentType,
+          agentIds: [...this.active],
+          reason: endpoint.exitError?.message ?? 'the agent process exited',
+        };
         this.active.clear();
-        if (!this.closed) this.input.onUnexpectedExit?.(this.agentType);
+        if (this.closed) return;
+        this.binding?.onProcessExit?.(exit);
+        this.input.onUnexpectedExit?.(exit);
       });
       return endpoint;
     });

@@ -22,6 +22,12 @@ import {
   type TaskResult,
 } from '../../workflows/definitions.js';
 import {
+  hostedAgentWorkflowId,
+  hostedStatusQuery,
+  HOSTED_AGENT_WORKFLOW_TYPE,
+  type HostedAgentStatus,
+} from '../../workflows/hosted-agent-definitions.js';
+import {
   compileAgentConfig,
   compileSettings,
   compileTask,
@@ -64,6 +70,8 @@ export interface ListOptions {
   readonly all?: boolean;
   /** @default 100 */
   readonly limit?: number;
+  /** Also list SDK agent instances hosted by gateways (mode `hosted`). @default true */
+  readonly hosted?: boolean;
 }
 
 /** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW */
@@ -112,6 +120,15 @@ export class ArsClient {
   async status(agentId: string): Promise<AgentStatus> {
     try {
       return await this.handle(agentId).query(statusQuery);
+    } catch (error) {
+      throw this.notFound(agentId, error);
+    }
+  }
+
+  /** The record of an SDK agent instance hosted by the gateways (`<type>/<key>`). */
+  async hostedStatus(agentId: string): Promise<HostedAgentStatus> {
+    try {
+      return await this.temporal.workflow.getHandle(hostedAgentWorkflowId(agentId)).query(hostedStatusQuery);
     } catch (error) {
       throw this.notFound(agentId, error);
     }
@@ -193,7 +210,11 @@ export class ArsClient {
 
   /** Lists agents from Temporal visibility (search attributes), newest first. */
   async list(options: ListOptions = {}): Promise<AgentSummary[]> {
-    const clauses = [`WorkflowType = '${AGENT_WORKFLOW_TYPE}'`];
+    const clauses = [
+      options.hosted === false
+        ? `WorkflowType = '${AGENT_WORKFLOW_TYPE}'`
+        : `WorkflowType IN ('${AGENT_WORKFLOW_TYPE}', '${HOSTED_AGENT_WORKFLOW_TYPE}')`,
+    ];
     if (!options.all) clauses.push(`ExecutionStatus = 'Running'`);
     if (options.state) clauses.push(`ArsState = '${options.state}'`);
     if (options.name) clauses.push(`ArsAgentName = '${options.name.replace(/'/g, '')}'`);
@@ -201,7 +222,7 @@ export class ArsClient {
     for await (const execution of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
       const attributes = execution.typedSearchAttributes;
       agents.push({
-        agentId: execution.workflowId.replace(/^agent-/, ''),
+        agentId: execution.workflowId.replace(/^(agent|hosted)-/, ''),
         workflowId: execution.workflowId,
         name: attributes.get(SEARCH_ATTRIBUTES.agentName) ?? '',
         state: attributes.get(SEARCH_ATTRIBUTES.state) ?? '',
@@ -230,8 +251,10 @@ export class ArsClient {
   }
 
   /** The Temporal Web UI page of the agent's workflow. */
+  /** The agent's workflow in the Temporal UI (SDK agent ids, `<type>/<key>`, have a hosted record). */
   uiUrl(agentId: string): string {
-    return workflowUiUrl(this.settings, agentWorkflowId(agentId));
+    const workflowId = agentId.includes('/') ? hostedAgentWorkflowId(agentId) : agentWorkflowId(agentId);
+    return workflowUiUrl(this.settings, workflowId);
   }
 
   private handle(agentId: string): WorkflowHandle {

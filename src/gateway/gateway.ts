@@ -27,6 +27,7 @@ import {
   type AgentDefinition,
   type AgentEndpoint,
   type AgentPort,
+  type AgentProcessExit,
   type AgentRuntime,
   type HandlerErrorListener,
   type PublishResult,
@@ -38,6 +39,7 @@ import {
 import { silentLogger, type Logger } from '../util/logger.js';
 import { GatewayDirectory, RedisStateStore, rendezvous, type AgentTypeInfo } from './directory.js';
 import { GatewayClosedError, MessageDeniedError } from './errors.js';
+import type { AgentLifecycleKind, AgentLifecycleListener } from './lifecycle.js';
 import { compileGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from './options.js';
 import {
   gatewayFrameSchema,
@@ -80,6 +82,8 @@ export interface CreateGatewayInput {
   readonly onHandlerError?: HandlerErrorListener;
   /** An endpoint's agent process died; its type is withdrawn from this gateway. */
   readonly onAgentExit?: (exit: AgentExit) => void;
+  /** Hears when instances are activated, hibernated, or lose their process. @default none */
+  readonly lifecycle?: AgentLifecycleListener;
   readonly now?: () => number;
 }
 
@@ -201,6 +205,7 @@ export class AgentGateway implements AgentRuntime {
       );
     endpoint.bind({
       port: this.port,
+      onProcessExit: (exit) => this.onProcessExit(exit),
       onHandlerError: (agentId, messageType, error) => {
         if (this.input.onHandlerError) this.input.onHandlerError({ agentId, messageType, error });
         else
@@ -318,7 +323,7 @@ export class AgentGateway implements AgentRuntime {
     await this.typeInfo(type, agentId);
     const holder = await this.holder(agentId, type);
     this.directory.forget(agentId);
-    if (holder?.kind === 'local') await this.deactivateLocal(holder.endpoint, agentId);
+    if (holder?.kind === 'local') await this.deactivateLocal(holder.endpoint, agentId, 'deactivated');
     else if (holder) await this.call(holder.gateway, { op: 'deactivate', agentId }, agentId, 'deactivate');
   }
 
@@ -334,7 +339,7 @@ export class AgentGateway implements AgentRuntime {
     for (const agentId of [...this.active.keys()]) {
       const endpoint = this.endpoints.get(parseAgentId(agentId).type);
       if (endpoint)
-        await this.deactivateLocal(endpoint, agentId).catch((error: unknown) =>
+        await this.deactivateLocal(endpoint, agentId, 'its gateway shut down').catch((error: unknown) =>
           this.logger.warn({ err: error, agentId }, 'could not checkpoint an agent while closing'),
         );
     }
@@ -410,7 +415,9 @@ export class AgentGateway implements AgentRuntime {
         !reply,
       );
     }
+    const fresh = !this.active.has(to);
     this.active.set(to, this.now());
+    if (fresh) this.report('activated', to, endpoint.agentType);
     void this.directory.addKnown(endpoint.agentType, to).catch(() => undefined);
     return endpoint.deliver({ id, to, type, payload, from, topic }, { reply, signal });
   }
@@ -658,7 +665,7 @@ export class AgentGateway implements AgentRuntime {
           answer = { op: 'ok', rid: frame.rid, value: null };
           break;
         case 'deactivate':
-          await this.deactivateLocal(endpoint, frame.agentId);
+          await this.deactivateLocal(endpoint, frame.agentId, 'deactivated');
           answer = { op: 'ok', rid: frame.rid, value: null };
           break;
       }
@@ -681,12 +688,13 @@ export class AgentGateway implements AgentRuntime {
     await this.states.put(agentId, snapshot);
   }
 
-  private async deactivateLocal(endpoint: AgentEndpoint, agentId: string): Promise<void> {
+  private async deactivateLocal(endpoint: AgentEndpoint, agentId: string, reason: string): Promise<void> {
     const snapshot = await endpoint.deactivate(agentId);
     if (snapshot) await this.states.put(agentId, snapshot);
-    this.active.delete(agentId);
+    const wasActive = this.active.delete(agentId);
     await this.directory.removeKnown(endpoint.agentType, agentId);
     await this.directory.release(agentId);
+    if (wasActive) this.report('hibernated', agentId, endpoint.agentType, reason);
   }
 
   /** Hibernates the agents idle for longer than idleTimeoutMs (state checkpointed first). */
@@ -697,7 +705,7 @@ export class AgentGateway implements AgentRuntime {
       const endpoint = this.endpoints.get(parseAgentId(agentId).type);
       if (!endpoint) continue;
       try {
-        await this.deactivateLocal(endpoint, agentId);
+        await this.deactivateLocal(endpoint, agentId, `idle for ${this.options.idleTimeoutMs} ms`);
         this.logger.debug({ agentId, gateway: this.id }, 'agent hibernated after its idle timeout');
       } catch (error) {
         this.logger.warn({ err: error, agentId }, 'could not hibernate an idle agent');
@@ -705,12 +713,28 @@ export class AgentGateway implements AgentRuntime {
     }
   }
 
+  /** A restartable endpoint lost its process: its instances are gone (their next message restarts them). */
+  private onProcessExit(exit: AgentProcessExit): void {
+    if (this.closed) return;
+    this.logger.error(
+      { gateway: this.id, agentType: exit.agentType, agents: exit.agentIds.length, reason: exit.reason },
+      'agent process exited; its instances fall back to their checkpoints',
+    );
+    for (const agentId of exit.agentIds) {
+      // Still placed here: the next message re-activates the instance here, from its checkpoint.
+      if (this.active.delete(agentId)) this.report('exited', agentId, exit.agentType, exit.reason);
+    }
+  }
+
   private onEndpointExit(endpoint: AgentEndpoint): void {
     if (this.closed || this.endpoints.get(endpoint.agentType) !== endpoint) return;
     this.endpoints.delete(endpoint.agentType);
+    const reason =
+      (endpoint as { exitError?: Error | undefined }).exitError?.message ?? 'the agent process exited';
     for (const agentId of [...this.active.keys()])
       if (parseAgentId(agentId).type === endpoint.agentType) {
         this.active.delete(agentId);
+        this.report('exited', agentId, endpoint.agentType, reason);
         void this.directory.release(agentId).catch(() => undefined);
       }
     void this.directory.withdraw([endpoint.agentType]).then(
@@ -722,6 +746,23 @@ export class AgentGateway implements AgentRuntime {
       'agent process exited; its type is withdrawn from this gateway',
     );
     this.input.onAgentExit?.({ gatewayId: this.id, agentType: endpoint.agentType });
+  }
+
+  private report(kind: AgentLifecycleKind, agentId: string, agentType: string, reason?: string): void {
+    const listener = this.input.lifecycle;
+    if (!listener) return;
+    try {
+      listener.report({
+        kind,
+        agentId,
+        agentType,
+        gatewayId: this.id,
+        at: this.now(),
+        ...(reason === undefined ? {} : { reason }),
+      });
+    } catch (error) {
+      this.logger.warn({ err: error, agentId, kind }, 'the lifecycle listener failed');
+    }
   }
 
   private heartbeat(): Promise<void> {

@@ -27,6 +27,12 @@ export {
   type GatewayOptionsInput,
 } from './options.js';
 export { GatewayClosedError, MessageDeniedError } from './errors.js';
+export {
+  AGENT_LIFECYCLE_KINDS,
+  type AgentLifecycleKind,
+  type AgentLifecycleListener,
+  type AgentLifecycleReport,
+} from './lifecycle.js';
 export { gatewayFrameSchema, type GatewayFrame } from './protocol.js';
 export { runtimeLocation, startGatewayNode, type GatewayNode, type GatewayNodeInput } from './start.js';
 export {

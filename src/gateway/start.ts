@@ -18,6 +18,7 @@ import {
 import type { AgentDefinition, AgentEndpoint, HandlerErrorListener } from '../sdk/index.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { AgentGateway, gatewayBusId, type AgentExit } from './gateway.js';
+import type { AgentLifecycleListener } from './lifecycle.js';
 import type { GatewayOptionsInput } from './options.js';
 
 export interface GatewayNodeInput {
@@ -34,6 +35,7 @@ export interface GatewayNodeInput {
   readonly logger?: Logger;
   readonly onHandlerError?: HandlerErrorListener;
   readonly onAgentExit?: (exit: AgentExit) => void;
+  readonly lifecycle?: AgentLifecycleListener;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function startGatewayNode(input: GatewayNodeInput): Promise<Gateway
       ...(input.audit ? { audit: input.audit } : {}),
       ...(input.onHandlerError ? { onHandlerError: input.onHandlerError } : {}),
       ...(input.onAgentExit ? { onAgentExit: input.onAgentExit } : {}),
+      ...(input.lifecycle ? { lifecycle: input.lifecycle } : {}),
     });
     for (const agent of input.agents ?? []) await gateway.register(agent);
   } catch (error) {

@@ -4,11 +4,25 @@ import type { AgentDefinition } from './define-agent.js';
 import { AgentExecutor } from './executor.js';
 import type { AgentPort, Delivery } from './port.js';
 
+/**
+ * An endpoint's agent process (its sandbox) died while the runtime used it: the instances it held
+ * are gone, and each falls back to its last checkpoint when its next message starts a new process.
+ */
+export interface AgentProcessExit {
+  readonly agentType: string;
+  /** The agent ids that were active in the process. */
+  readonly agentIds: readonly string[];
+  /** What ended it (exit code or signal, the tail of its stderr), for people and the audit trail. */
+  readonly reason: string;
+}
+
 /** What a runtime gives an endpoint when it registers it. */
 export interface EndpointBinding {
   readonly port: AgentPort;
   /** A handler of a message that expected no reply (send, publish, broadcast) failed. */
   onHandlerError(agentId: string, messageType: string, error: unknown): void;
+  /** The endpoint's process died and will be started again (endpoints that restart it call this). */
+  onProcessExit?(exit: AgentProcessExit): void;
 }
 
 /**

@@ -32,7 +32,12 @@ export {
   type RuntimeOptionsInput,
   type HandlerErrorListener,
 } from './options.js';
-export { LocalEndpoint, type AgentEndpoint, type EndpointBinding } from './endpoint.js';
+export {
+  LocalEndpoint,
+  type AgentEndpoint,
+  type AgentProcessExit,
+  type EndpointBinding,
+} from './endpoint.js';
 export { AgentExecutor, type Accepted } from './executor.js';
 export type { AgentPort, Delivery } from './port.js';
 export { MemoryStateStore, type StateStore } from './state-store.js';

@@ -80,9 +80,14 @@ export function registerAgentCommands(program: Command): void {
 
   program
     .command('inspect <id>')
-    .description("print an agent's state, history and results as JSON")
+    .description(
+      "print an agent's state, history and results as JSON (an SDK agent id `<type>/<key>`: its hosted record)",
+    )
     .action(async (id: string) => {
-      await withClient(async (ars) => printJson({ ...(await ars.status(id)), ui: ars.uiUrl(id) }));
+      await withClient(async (ars) => {
+        const status = id.includes('/') ? await ars.hostedStatus(id) : await ars.status(id);
+        printJson({ ...status, ui: ars.uiUrl(id) });
+      });
     });
 
   program

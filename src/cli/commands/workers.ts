@@ -20,6 +20,8 @@ interface AgentOptions {
   agents?: string[];
   agentTier: string;
   idleTimeout: string;
+  /** commander's negatable `--no-agent-workflows`. */
+  agentWorkflows: boolean;
 }
 
 /** The SDK-agent options of `ars worker` and `ars dev`. */
@@ -30,7 +32,11 @@ function withAgentOptions(command: Command): Command {
       'SDK agent modules the host gateway hosts: compiled .js paths, `path#type` for one type',
     )
     .option('--agent-tier <tier>', `tier of those agents: ${GATEWAY_TIERS.join(', ')}`, 'none')
-    .option('--idle-timeout <ms>', 'hibernate agent instances idle this long (0 = never)', '0');
+    .option('--idle-timeout <ms>', 'hibernate agent instances idle this long (0 = never)', '0')
+    .option(
+      '--no-agent-workflows',
+      'do not give each hosted agent instance a workflow (`hosted-<agent id>`) to report its lifecycle to',
+    );
 }
 
 /** Validates the SDK-agent options; undefined when no agent module is given. */
@@ -46,7 +52,7 @@ function gatewayOf(opts: AgentOptions, roles: readonly WorkerRole[]): RunWorkers
   if (!opts.agents?.length) return undefined;
   if (!roles.includes('host'))
     throw new UsageError('--agents needs a host worker: use --role host or standalone');
-  return { agents: opts.agents, tier, idleTimeoutMs };
+  return { agents: opts.agents, tier, idleTimeoutMs, workflows: opts.agentWorkflows };
 }
 
 /** `ars worker --role control|host|standalone` and `ars dev` (services + standalone workers). */

@@ -9,13 +9,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { compileSettings } from '../../../src/config/index.js';
 import { dockerAgentCommand, StdioAgentConnection } from '../../../src/agent-host/index.js';
 import { createInProcessRuntime, type AgentRuntime } from '../../../src/sdk/index.js';
 import { randomId } from '../../../src/util/ids.js';
 import type * as FanOut from '../../../examples/agents/fan-out.js';
 import { createCluster, REDIS_URL } from './harness.js';
 import { dockerProblem } from '../../helpers/docker.js';
+import { eventually } from '../../helpers/runtime.js';
+import { hostedAgentWorkflowId } from '../../../workflows/hosted-agent-definitions.js';
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const ROOT = fileURLToPath(new URL(ext === '.ts' ? '../../../' : '../../../../', import.meta.url));
@@ -75,6 +79,7 @@ async function startHostWorkers(
   prefix: string,
   masterKey: Buffer,
   tier: 'none' | 'docker',
+  controlQueue: string,
 ): Promise<ChildProcess[]> {
   return Promise.all(
     hostIds.map(
@@ -87,6 +92,7 @@ async function startHostWorkers(
               env: {
                 ...process.env,
                 ARS_HOST_ID: hostId,
+                ARS_CONTROL_TASK_QUEUE: controlQueue,
                 ARS_BUS_PREFIX: prefix,
                 ARS_AUDIT_PREFIX: `${prefix}:audit`,
                 ARS_REDIS_URL: REDIS_URL,
@@ -138,7 +144,14 @@ const containersNamed = (fragment: string): string[] =>
 
 describe('the example multi-agent system gives the same results in every runtime', () => {
   const results = new Map<string, unknown>();
-  after(() => {
+  let connection: Connection | undefined;
+  let temporal: Client;
+  before(async () => {
+    connection = await Connection.connect({ address: compileSettings().temporalAddress });
+    temporal = new Client({ connection });
+  });
+  after(async () => {
+    await connection?.close();
     // Every runtime that ran agrees with the others (and with the expected figures).
     for (const [name, r] of results) assert.deepEqual(r, EXPECTED, name);
   });
@@ -181,27 +194,48 @@ describe('the example multi-agent system gives the same results in every runtime
       async () => {
         const cluster = createCluster();
         const hostIds = ['a', 'b', 'c'].map((h) => `ex-${h}-${cluster.prefix}`);
+        const controlQueue = `ex-control-${cluster.prefix}`;
         let workers: ChildProcess[] = [];
         try {
-          workers = await startHostWorkers(hostIds, cluster.prefix, cluster.masterKey, tier);
+          workers = await startHostWorkers(hostIds, cluster.prefix, cluster.masterKey, tier, controlQueue);
           // The test talks to the runtime through a gateway of its own that hosts no agent.
-          const { loadOrCreateMasterKey } = await import('../../../src/crypto/index.js');
-          void loadOrCreateMasterKey;
           const client = await cluster.local({ gateway: { id: `client-${cluster.prefix}` } });
           const hosts = (await client.gateway.hosts()).filter((h) => hostIds.includes(h.info.id));
           assert.equal(hosts.filter((h) => h.alive).length, 3);
           const r = await scenario(client.gateway);
           results.set(`distributed ${tier}`, r);
           assert.deepEqual(r, EXPECTED);
-          // The work really was spread: more than one host has active agents.
+          // The work really was spread: more than one host has active agents. Five agent ids can
+          // all hash to one of three hosts (1 run in 81); twelve more workers make that negligible.
+          for (let i = 10; i < 22; i++)
+            assert.deepEqual(await client.gateway.request(`worker/${i}`, 'square', { n: i }), {
+              n: i,
+              square: i * i,
+              by: `worker/${i}`,
+            });
           await new Promise((res) => setTimeout(res, 1_500));
           const busy = (await client.gateway.hosts()).filter(
             (h) => hostIds.includes(h.info.id) && h.info.active > 0,
           );
           assert.ok(busy.length >= 2, `agents ran on ${busy.length} of the 3 hosts`);
+          // Each agent instance got its workflow on the control task queue (no control worker runs
+          // here, so they wait to run; hosted-workflow.test.ts runs them).
+          for (const agentId of ['coordinator/c1', 'ledger/main', 'worker/0', 'worker/2']) {
+            const description = await eventually(
+              () =>
+                temporal.workflow
+                  .getHandle(hostedAgentWorkflowId(agentId))
+                  .describe()
+                  .catch(() => undefined),
+              `the hosted workflow of ${agentId}`,
+            );
+            assert.equal(description.taskQueue, controlQueue);
+          }
         } finally {
           await stopAll(workers);
           await cluster.close();
+          for await (const w of temporal.workflow.list({ query: `TaskQueue = '${controlQueue}'` }))
+            await temporal.workflow.getHandle(w.workflowId).terminate('test done');
         }
         for (const id of hostIds)
           assert.deepEqual(containersNamed(`ars-agent-${id}`), [], `no container left on ${id}`);
