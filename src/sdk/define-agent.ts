@@ -23,6 +23,12 @@ export interface AgentSpec<
   };
   /** Runs once per activation, before the first message (after the state was restored). */
   readonly onStart?: (ctx: AgentContext<StateOf<SS>>) => unknown;
+  /**
+   * When the runtime checkpoints the state: `on-save` — when a handler calls `ctx.state.save()` and
+   * when the instance hibernates; `after-each-message` — also after every handler (before its
+   * request is answered), so a crash loses nothing a handler finished. @default 'on-save'
+   */
+  readonly checkpoint?: CheckpointPolicy;
   /** Schema of run() tasks (ephemeral agents). */
   readonly task?: TS;
   /** Ephemeral entry point: runtime.run(type, task) activates a fresh instance, runs this, discards it. */
@@ -34,6 +40,9 @@ export interface AgentSpec<
 
 export type StateOf<SS> = SS extends z.ZodType ? z.output<SS> : undefined;
 
+export const CHECKPOINT_POLICIES = ['on-save', 'after-each-message'] as const;
+export type CheckpointPolicy = (typeof CHECKPOINT_POLICIES)[number];
+
 type ErasedHandler = (msg: unknown, ctx: AgentContext<unknown>) => unknown;
 
 /** A defined agent type, erased of its generics: what runtimes and the agent host work with. */
@@ -42,6 +51,7 @@ export interface AgentDefinition {
   readonly type: string;
   readonly messageTypes: readonly string[];
   readonly hasRun: boolean;
+  readonly checkpoint: CheckpointPolicy;
   /** Validates a payload; the result is the parsed message or the problems. */
   parseMessage(type: string, payload: unknown): z.ZodSafeParseResult<unknown> | undefined;
   parseState(state: unknown): z.ZodSafeParseResult<unknown>;
@@ -81,6 +91,12 @@ export function defineAgent<
       throw new AgentDefinitionError(spec.type, `handler '${name}' has no schema; add messages.${name}`);
     }
   }
+  const checkpoint = spec.checkpoint ?? 'on-save';
+  if (!CHECKPOINT_POLICIES.includes(checkpoint))
+    throw new AgentDefinitionError(
+      spec.type,
+      `checkpoint '${String(checkpoint)}' is unknown; use ${CHECKPOINT_POLICIES.join(' or ')}`,
+    );
   const stateSchema: z.ZodType = spec.state ?? anything;
   const taskSchema: z.ZodType = spec.task ?? anything;
   const initial = spec.initialState as (() => unknown) | undefined;
@@ -89,6 +105,7 @@ export function defineAgent<
     type: spec.type,
     messageTypes: Object.freeze([...schemas.keys()]),
     hasRun: typeof spec.run === 'function',
+    checkpoint,
     parseMessage: (type: string, payload: unknown) =>
       schemas.get(type)?.safeParse(payload, { reportInput: true }),
     parseState: (state: unknown) => stateSchema.safeParse(state, { reportInput: true }),

@@ -99,6 +99,10 @@ export class AgentExecutor {
         return await handler(message, ctx);
       } catch (error) {
         throw this.handlerFailure(instance.id, delivery.type, error, signal);
+      } finally {
+        // Before the answer: a request answered is a state saved (a failed save fails the request).
+        if (this.definition.checkpoint === 'after-each-message')
+          await this.port.checkpoint(instance.id, this.snapshot(instance));
       }
     });
   }

@@ -8,7 +8,9 @@
 export {
   defineAgent,
   isAgentDefinition,
+  CHECKPOINT_POLICIES,
   type AgentDefinition,
+  type CheckpointPolicy,
   type AgentSpec,
   type MessageSchemas,
 } from './define-agent.js';

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from 'redis';
 import { OnDemandEndpoint } from '../../../src/agent-host/index.js';
@@ -21,6 +22,10 @@ import { Probe, SUBJECT_MODULE, spawnLocalAgent } from '../../conformance/harnes
 import { subject } from '../../conformance/fixtures/subject-agent.js';
 import { eventually } from '../../helpers/runtime.js';
 import { createCluster, REDIS_URL } from './harness.js';
+
+const DURABLE_MODULE = fileURLToPath(
+  new URL(`./fixtures/durable-agent${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
 
 describe('agent gateway', () => {
   const redis = createClient({ url: REDIS_URL });
@@ -112,6 +117,35 @@ describe('agent gateway', () => {
         15_000,
       );
       assert.equal(await redis.get(directoryKeys(cluster.prefix).place(a)), other);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test("checkpoint 'after-each-message': a crashed gateway loses nothing a handler finished", async () => {
+    const cluster = createCluster();
+    try {
+      const ids = ['durable-a', 'durable-b'].map((h) => `${h}-${cluster.prefix}`);
+      await Promise.all(ids.map((id) => cluster.spawn(id, [DURABLE_MODULE])));
+      const node = await cluster.local({ gateway: { id: `client-${cluster.prefix}`, cacheMs: 100 } });
+      const a = `durable/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 5 }), 5);
+      assert.equal(await node.gateway.request(a, 'incr', { by: 1 }), 6); // no save, no hibernation
+      const holder = await redis.get(directoryKeys(cluster.prefix).place(a));
+      assert.ok(holder && ids.includes(holder), `placed on a gateway process (${holder})`);
+      await cluster.stop(holder, 'SIGKILL');
+      await eventually(
+        async () => {
+          assert.equal(await node.gateway.request(a, 'get', {}, { timeoutMs: 2_000 }), 6);
+          return true;
+        },
+        'the agent, with both changes, on the live gateway',
+        15_000,
+      );
+      assert.equal(
+        await redis.get(directoryKeys(cluster.prefix).place(a)),
+        ids.find((id) => id !== holder),
+      );
     } finally {
       await cluster.close();
     }
