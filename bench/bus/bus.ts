@@ -7,6 +7,8 @@
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 3), BENCH_N (messages per throughput round, default 100000).
  */
 import { execFileSync, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
@@ -46,6 +48,8 @@ async function within(p: Promise<void>, ms: number, what: string): Promise<void>
     clearTimeout(timer);
   }
 }
+/** Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const CLOCK_TICKS = 100;
 const rounds = (xs: number[]): string => `median of ${xs.length}: ${xs.map(fmt).join(', ')}`;
 
 function redisBenchmark(pipeline: number, n: number, key: string): number {
@@ -139,7 +143,11 @@ async function directTwoProcesses(
   keystorePrefix: string,
   prefix: string,
   ks: Keystore,
-): Promise<number[]> {
+  redisPid: number,
+): Promise<{
+  rates: number[];
+  cpu: { sender: number[]; receiver: number[]; redis: number[] };
+}> {
   const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -172,20 +180,43 @@ async function directTwoProcesses(
   });
   const payload = randomBytes(1024);
   const out: number[] = [];
+  const cpu: { sender: number[]; receiver: number[]; redis: number[] } = {
+    sender: [],
+    receiver: [],
+    redis: [],
+  };
   for (let r = -1; r < ROUNDS; r++) {
     const n = (security === 'off' ? N : Math.round(N * 0.6)) / (r < 0 ? 4 : 1);
     ask({ kind: 'expect', n });
     await next();
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const child0 = cpuOf(child.pid);
+    const redis0 = cpuOf(redisPid);
     await pump(sender, n, payload);
     const done = await next();
     if (done.kind !== 'done') throw new Error('receiver failed');
-    if (r >= 0) out.push(n / ((performance.now() - t0) / 1000)); // round -1 warms up
+    if (r < 0) continue; // round -1 warms up
+    out.push(n / ((performance.now() - t0) / 1000));
+    const c = process.cpuUsage(c0);
+    cpu.sender.push((c.user + c.system) / n);
+    cpu.receiver.push((cpuOf(child.pid) - child0) / n);
+    cpu.redis.push((cpuOf(redisPid) - redis0) / n);
   }
   ask({ kind: 'stop' });
   await sender.close();
   await new Promise((r) => child.on('exit', r));
-  return out;
+  return { rates: out, cpu };
+}
+
+/** CPU time (user + system) of a process so far, µs, from /proc (NaN where that is not available). */
+function cpuOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
 }
 
 async function main(): Promise<void> {
@@ -198,6 +229,7 @@ async function main(): Promise<void> {
     `# bus benchmark (node ${process.version}, redis ${url}, ${ROUNDS} rounds); shared 2-core machine: noisy`,
   );
 
+  const redisPid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1]);
   // raw limits, same run
   const rawKey = `${prefix}:raw`;
   const xaddP64 = redisBenchmark(64, 400_000, rawKey);
@@ -255,9 +287,21 @@ async function main(): Promise<void> {
     console.log(
       `  CPU per message, send + receive, this process: ${us.toFixed(2)} µs (median) = ${fmt(1e6 / us)} msg/s per fully available core`,
     );
-    const two = await directTwoProcesses(security, masterKey, prefix, `${prefix}:d2:${security}`, ks);
+    const { rates: two, cpu } = await directTwoProcesses(
+      security,
+      masterKey,
+      prefix,
+      `${prefix}:d2:${security}`,
+      ks,
+      redisPid,
+    );
     console.log(
       `direct 1 KB at-least-once, ${security}, receiver in a second process:   ${fmt(median(two))} msg/s (${rounds(two)}) (${target})`,
+    );
+    const [snd, rcv, rds] = [median(cpu.sender), median(cpu.receiver), median(cpu.redis)];
+    const total = snd + rcv + rds;
+    console.log(
+      `  CPU per message (medians): sender ${snd.toFixed(2)} µs + receiver ${rcv.toFixed(2)} µs + Redis ${rds.toFixed(2)} µs = ${total.toFixed(2)} µs → ceiling on ${cpus().length} cores ${fmt((cpus().length * 1e6) / total)} msg/s`,
     );
   }
 
