@@ -21,7 +21,6 @@ export interface HostedAgentCarried {
   readonly activations: number;
   readonly hibernations: number;
   readonly exits: number;
-  readonly lastAt: number;
   readonly history: TransitionRecord[];
   readonly reports: AgentLifecycleReport[];
   readonly runs: number;

@@ -49,7 +49,6 @@ export async function hostedAgentWorkflow(input: HostedAgentWorkflowInput): Prom
   let activations = carried?.activations ?? 0;
   let hibernations = carried?.hibernations ?? 0;
   let exits = carried?.exits ?? 0;
-  let lastAt = carried?.lastAt ?? 0;
   const history: TransitionRecord[] = carried?.history ?? [];
   const reports: AgentLifecycleReport[] = carried?.reports ?? [];
   const refused: { message: string; at: number }[] = [];
@@ -130,9 +129,16 @@ export async function hostedAgentWorkflow(input: HostedAgentWorkflowInput): Prom
   }
 
   function apply(report: AgentLifecycleReport): void {
-    // Reports from one gateway arrive in order; an older one (a retry, a former gateway) changes nothing.
-    if (report.at < lastAt) return;
-    lastAt = report.at;
+    // A gateway's reports about one agent are sent in order, so one older than the last from the
+    // same gateway, or the same report again, is a retry: it changes nothing. Reports from different
+    // gateways are applied as they arrive (their clocks are not compared).
+    const last = reports.at(-1);
+    if (
+      last &&
+      last.gatewayId === report.gatewayId &&
+      (report.at < last.at || (report.at === last.at && report.kind === last.kind))
+    )
+      return;
     reports.push(report);
     keep(reports, KEEP.reports);
     const here = report.gatewayId;
@@ -231,7 +237,6 @@ export async function hostedAgentWorkflow(input: HostedAgentWorkflowInput): Prom
           activations,
           hibernations,
           exits,
-          lastAt,
           history,
           reports,
           runs: runs + 1,

@@ -160,6 +160,18 @@ describe('hosted agent workflows', { skip: noDocker }, () => {
     assert.match(s.refused[1]?.message ?? '', /the report is about subject\/someone-else/);
     assert.equal(s.state, 'Ready');
     assert.equal(s.activations, 0);
+
+    // a retried report (the same one again, or an older one from the same gateway) changes nothing;
+    // a report from another gateway applies even if that gateway's clock is behind
+    const report = { agentId: agent, agentType: 'subject', gatewayId: 'gw-a', at: 1_000 } as const;
+    await handle.signal(lifecycleReportSignal, { ...report, kind: 'activated' });
+    await handle.signal(lifecycleReportSignal, { ...report, kind: 'activated' });
+    await handle.signal(lifecycleReportSignal, { ...report, kind: 'hibernated', at: 999 });
+    await handle.signal(lifecycleReportSignal, { ...report, kind: 'activated', gatewayId: 'gw-b', at: 500 });
+    const moved = await until(agent, 'the report from gw-b', (x) => x.gatewayId === 'gw-b');
+    assert.equal(moved.activations, 2);
+    assert.equal(moved.hibernations, 0);
+    assert.equal(moved.state, 'Running');
     await handle.signal(terminateSignal, 'test done');
     await handle.result();
   });
