@@ -141,7 +141,12 @@ describe('ars schedule: Temporal Schedules that start agents', () => {
     assert.equal(result.state, 'Terminated');
     assert.equal(result.result?.outcome, 'succeeded');
     assert.equal(result.result?.stdout, `${marker}\n`);
-    const afterRun = await describeSchedule(runtime.ars, name);
+    // The schedule learns of the run's end a moment after the workflow closes; until then its overlap
+    // policy (skip) would skip the next trigger.
+    const afterRun = await eventually(async () => {
+      const d = await describeSchedule(runtime.ars, name);
+      return d.running.length === 0 ? d : undefined;
+    }, 'the schedule to see its run end');
     assert.equal(afterRun.lastRun?.workflowId, run.workflowId);
     assert.equal(afterRun.runsTaken, 1);
 
