@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseOrThrow } from './errors.js';
+import { ENV_NAME, TASK_MESSAGES, TIMEOUT_MS_BOUNDS } from './task-rules.js';
 
 /** Sandbox tiers, weakest to strongest isolation. `none` runs in-process (trusted code only). */
 export const SECURITY_TIERS = ['none', 'docker', 'gvisor', 'firecracker'] as const;
@@ -38,20 +39,12 @@ export const DEFAULT_TASKS_PER_RUN = 100;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const CAPABILITY = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const commandSchema = z
-  .array(z.string().min(1, 'command arguments must not be empty strings'), {
-    error: 'command must be an array of strings, e.g. ["node", "-e", "console.log(1)"]',
-  })
-  .min(1, 'command is empty; give the program to run and its arguments, e.g. ["echo", "hello"]');
+  .array(z.string().min(1, TASK_MESSAGES.argumentEmpty), { error: TASK_MESSAGES.commandType })
+  .min(1, TASK_MESSAGES.commandEmpty);
 
-const envSchema = z.record(
-  z
-    .string()
-    .regex(ENV_NAME, 'environment variable names are letters, digits and _ and do not start with a digit'),
-  z.string(),
-);
+const envSchema = z.record(z.string().regex(ENV_NAME, TASK_MESSAGES.envName), z.string());
 
 export const resourceLimitsSchema = z.strictObject({
   /** Memory limit in MiB; swap is not allowed (memory = memory + swap). */
@@ -75,8 +68,8 @@ export const resourceLimitsSchema = z.strictObject({
   /** Wall-clock limit of one task; the container is killed when it is exceeded. */
   timeoutMs: z
     .int()
-    .min(100, 'timeoutMs must be at least 100')
-    .max(86_400_000, 'timeoutMs must be at most 86400000 (one day)')
+    .min(TIMEOUT_MS_BOUNDS.min, TASK_MESSAGES.timeoutMin)
+    .max(TIMEOUT_MS_BOUNDS.max, TASK_MESSAGES.timeoutMax)
     .default(DEFAULT_RESOURCES.timeoutMs),
   /** Size of the writable tmpfs mounted at /scratch and /tmp. */
   scratchMb: z
@@ -207,6 +200,10 @@ export const taskSchema = z.strictObject({
 export type TaskInput = z.input<typeof taskSchema>;
 export type Task = z.output<typeof taskSchema>;
 
+/**
+ * Validates a task and applies its defaults; throws ConfigError naming every bad field. Workflow
+ * code uses `checkTask` (task-check.ts) instead: the same rules without loading zod.
+ */
 export function compileTask(input: unknown): Task {
   return parseOrThrow(taskSchema, input, 'task');
 }

@@ -42,9 +42,13 @@ export interface DockerSandboxOptions {
   readonly logger: Logger;
   /** Bytes kept of each of stdout and stderr. @default 1_048_576 */
   readonly outputLimitBytes?: number;
+  /** How long a successful `ensureReady(tier, image)` is trusted before it is checked again. @default 60_000 */
+  readonly readyCacheMs?: number;
 }
 
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 1_048_576;
+/** See DockerSandboxOptions.readyCacheMs. @default 60_000 */
+export const DEFAULT_READY_CACHE_MS = 60_000;
 
 const statusOf = (error: unknown): number | undefined =>
   typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number'
@@ -61,16 +65,39 @@ export class DockerSandbox {
   private readonly docker: Docker;
   private readonly logger: Logger;
   private readonly outputLimit: number;
+  private readonly readyCacheMs: number;
   private runtimes: Promise<Set<string>> | undefined;
+  /** Checks of (tier, image) in flight or passed, by `${tier} ${image}`; failures are not kept. */
+  private readonly ready = new Map<string, { readonly at: number; readonly check: Promise<void> }>();
 
   constructor(options: DockerSandboxOptions) {
     this.docker = options.docker;
     this.logger = options.logger;
     this.outputLimit = options.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES;
+    this.readyCacheMs = options.readyCacheMs ?? DEFAULT_READY_CACHE_MS;
   }
 
-  /** Checks that `tier` can run here and `image` is present (pulling it if possible). */
+  /**
+   * Checks that `tier` can run here and `image` is present (pulling it if possible). Many agents
+   * start with the same tier and image: concurrent calls share one check, and a check that passed
+   * is trusted for `readyCacheMs` (a container create that then finds the image gone still fails
+   * with SandboxImageMissingError, and forgets it). A failed check is not kept: the next call checks
+   * again, so `ars up` or a pulled image fixes the next agent.
+   */
   async ensureReady(tier: SecurityTier, image: string): Promise<void> {
+    const key = `${tier} ${image}`;
+    const now = Date.now();
+    const known = this.ready.get(key);
+    if (known && now - known.at < this.readyCacheMs) return known.check;
+    const check = this.checkReady(tier, image);
+    this.ready.set(key, { at: now, check });
+    check.catch(() => {
+      if (this.ready.get(key)?.check === check) this.ready.delete(key);
+    });
+    return check;
+  }
+
+  private async checkReady(tier: SecurityTier, image: string): Promise<void> {
     const runtime = TIER_RUNTIME[tier];
     if (tier === 'none') {
       throw new SandboxUnavailableError(
@@ -133,7 +160,10 @@ export class DockerSandbox {
         this.logger.debug({ name: spec.name, id: existing.Id }, 'sandbox already existed');
         return existing.Id;
       }
-      if (statusOf(error) === 404) throw new SandboxImageMissingError(spec.image);
+      if (statusOf(error) === 404) {
+        for (const key of this.ready.keys()) if (key.endsWith(` ${spec.image}`)) this.ready.delete(key);
+        throw new SandboxImageMissingError(spec.image);
+      }
       throw error;
     }
   }

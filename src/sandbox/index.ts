@@ -7,6 +7,7 @@
 export {
   DockerSandbox,
   DEFAULT_OUTPUT_LIMIT_BYTES,
+  DEFAULT_READY_CACHE_MS,
   type DockerSandboxOptions,
   type RunOptions,
   type SandboxRunResult,
