@@ -104,16 +104,14 @@ try {
   await recorded.close();
   await plain.close();
   await reporter.close();
-  for await (const w of connection.client.workflow.list({
-    query: `TaskQueue = '${settings.controlTaskQueue}'`,
-  }))
-    if (w.status.name === 'RUNNING')
-      await connection.client.workflow
-        .getHandle(w.workflowId)
-        .terminate('bench done')
-        .catch(() => undefined);
   control.worker.shutdown();
   await running;
+  const open = `TaskQueue = '${settings.controlTaskQueue}' AND ExecutionStatus = 'Running'`;
+  for await (const w of connection.client.workflow.list({ query: open }))
+    await connection.client.workflow
+      .getHandle(w.workflowId)
+      .terminate('bench done')
+      .catch(() => undefined);
   await connection.close();
   await deleteKeys(settings.redisUrl, `${settings.auditPrefix}*`);
   await deleteKeys(settings.redisUrl, `${settings.busPrefix}*`);
