@@ -24,7 +24,6 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control.js';
 import type { SandboxActivities } from '../activities/sandbox.js';
-import type { AuditEventInput } from '../src/audit/events.js';
 import type { Task } from '../src/config/agent-config.js';
 // The zod-free checker: agent-config.js would load zod into every workflow's context.
 import { checkTask } from '../src/config/task-check.js';
@@ -38,6 +37,7 @@ import {
   type TransitionRecord,
 } from '../src/lifecycle/states.js';
 import { NON_RETRYABLE_SANDBOX_ERRORS } from '../src/sandbox/errors.js';
+import { auditBacklog } from './audit-backlog.js';
 import {
   OPERATOR_REQUEST_STATES,
   assignTaskUpdate,
@@ -137,32 +137,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentRes
   const keep = <T>(list: T[], max: number) => list.splice(0, Math.max(0, list.length - max));
 
   // ---- audit: lifecycle events are appended in order, in batches, without blocking the agent.
-  const auditBacklog: AuditEventInput[] = [];
-  let auditing = false;
-  let auditSeq = 0;
-  function audit(kind: AuditEventInput['kind'], data: Record<string, unknown>): void {
-    auditBacklog.push({
-      kind,
-      agentId: config.id,
-      actor: `agent:${config.name}`,
-      data: { ...data, eventId: `${eventId}:${++auditSeq}` },
-    });
-    if (!auditing) void drainAudit();
-  }
-  async function drainAudit(): Promise<void> {
-    auditing = true;
-    try {
-      while (auditBacklog.length > 0) {
-        const batch = auditBacklog.splice(0);
-        await CancellationScope.nonCancellable(() => control.recordEvents(batch));
-      }
-    } catch (error) {
-      log.error('audit append failed', { agentId: config.id, error: failureMessage(error) });
-    } finally {
-      auditing = false;
-    }
-  }
-  const auditDrained = () => condition(() => !auditing && auditBacklog.length === 0);
+  const { audit, drained: auditDrained } = auditBacklog(control, {
+    agentId: config.id,
+    actor: `agent:${config.name}`,
+    eventId,
+  });
 
   function transition(to: AgentState, reason: string): void {
     const from = state;

@@ -15,13 +15,12 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  CancellationScope,
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control.js';
-import type { AuditEventInput } from '../src/audit/events.js';
 import type { AgentLifecycleReport } from '../src/gateway/lifecycle.js';
 import { SEARCH_ATTRIBUTES } from '../src/lifecycle/search-attributes.js';
 import { assertTransition, type AgentState, type TransitionRecord } from '../src/lifecycle/states.js';
+import { auditBacklog } from './audit-backlog.js';
 import { terminateSignal } from './definitions.js';
 import {
   hostedStatusQuery,
@@ -60,29 +59,11 @@ export async function hostedAgentWorkflow(input: HostedAgentWorkflowInput): Prom
   const keep = <T>(list: T[], max: number) => list.splice(0, Math.max(0, list.length - max));
 
   // ---- audit: appended in order, in batches, without blocking the record.
-  const backlog: AuditEventInput[] = [];
-  let auditing = false;
-  let auditSeq = 0;
-  function audit(kind: AuditEventInput['kind'], data: Record<string, unknown>): void {
-    backlog.push({
-      kind,
-      agentId,
-      actor: `agent:${agentType}`,
-      data: { ...data, eventId: `${eventId}:${++auditSeq}` },
-    });
-    if (!auditing) void drainAudit();
-  }
-  async function drainAudit(): Promise<void> {
-    auditing = true;
-    try {
-      while (backlog.length > 0) {
-        const batch = backlog.splice(0);
-        await CancellationScope.nonCancellable(() => control.recordEvents(batch));
-      }
-    } finally {
-      auditing = false;
-    }
-  }
+  const { audit, drained: auditDrained } = auditBacklog(control, {
+    agentId,
+    actor: `agent:${agentType}`,
+    eventId,
+  });
 
   function status(): HostedAgentStatus {
     return {
@@ -222,11 +203,11 @@ export async function hostedAgentWorkflow(input: HostedAgentWorkflowInput): Prom
       if (state !== 'Terminated') transition('Terminated', terminate);
       audit('agent.terminated', { reason: terminate });
       setCurrentDetails(details());
-      await condition(() => !auditing && backlog.length === 0);
+      await auditDrained();
       return status();
     }
     if (applied >= REPORTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-      await condition(() => !auditing && backlog.length === 0);
+      await auditDrained();
       if (queue.length > 0) continue;
       return await continueAsNew<typeof hostedAgentWorkflow>({
         agentId,
