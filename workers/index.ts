@@ -38,4 +38,5 @@ export {
   DEFAULT_REPORTER_OPTIONS,
   WorkflowLifecycleReporter,
   type LifecycleReporterInput,
+  type LifecycleReporterOptions,
 } from './agent-lifecycle-reporter.js';
