@@ -29,7 +29,8 @@ export interface PolicyEnforcerOptions {
 export interface PolicyEnforcer {
   /** Re-checks every running agent now; resolves with the number of agents signalled. */
   sweep(): Promise<number>;
-  stop(): void;
+  /** Stops re-checking; resolves when a sweep in flight has let go of the Temporal client. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -41,11 +42,13 @@ export function startPolicyEnforcer(options: PolicyEnforcerOptions): PolicyEnfor
   const { client, policy, logger, taskQueue } = options;
   let running: Promise<number> | undefined;
   let again = false;
+  let stopped = false;
 
   async function sweepOnce(): Promise<number> {
     let signalled = 0;
     const query = `WorkflowType = '${AGENT_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`;
     for await (const execution of client.workflow.list({ query })) {
+      if (stopped) break; // the worker is shutting down: its Temporal connection is about to close
       const handle = client.workflow.getHandle(execution.workflowId);
       try {
         const status = await handle.query(statusQuery);
@@ -78,6 +81,7 @@ export function startPolicyEnforcer(options: PolicyEnforcerOptions): PolicyEnfor
   }
 
   function sweep(): Promise<number> {
+    if (stopped) return Promise.resolve(0);
     if (running) {
       again = true;
       return running;
@@ -86,22 +90,27 @@ export function startPolicyEnforcer(options: PolicyEnforcerOptions): PolicyEnfor
       running = undefined;
       if (again) {
         again = false;
-        void sweep();
+        safeSweep(); // a reload arrived during the sweep
       }
     });
     return running;
   }
 
-  const safeSweep = () =>
-    void sweep().catch((error: unknown) => logger.warn({ err: error }, 'policy sweep failed'));
+  function safeSweep(): void {
+    sweep().catch((error: unknown) => {
+      if (!stopped) logger.warn({ err: error }, 'policy sweep failed');
+    });
+  }
   const unsubscribe = policy.onReload(safeSweep);
   const timer = setInterval(safeSweep, options.intervalMs ?? DEFAULT_ENFORCE_INTERVAL_MS);
   timer.unref();
   return {
     sweep,
-    stop() {
+    async stop() {
+      stopped = true;
       unsubscribe();
       clearInterval(timer);
+      await running?.catch(() => undefined);
     },
   };
 }

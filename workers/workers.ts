@@ -142,7 +142,7 @@ export async function createControlWorker(deps: ControlWorkerDeps): Promise<Cont
         await worker.run();
       } finally {
         await gateway.close();
-        enforcer.stop();
+        await enforcer.stop();
         policy.close();
         await audit.flush();
         await redis.close();
