@@ -143,13 +143,6 @@ export async function startHostGateway(input: HostGatewayInput): Promise<HostGat
           agentType: d.type,
           messageTypes: d.messageTypes,
           start: () => sandboxedEndpoint(d, tier, settings, input.agents, ++starts),
-          onUnexpectedExit: (exit) => {
-            logger.error(
-              { agentType: exit.agentType, hostId: settings.hostId, reason: exit.reason },
-              'agent sandbox exited; the next message starts a new one',
-            );
-            input.onAgentExit?.({ gatewayId: settings.hostId, agentType: exit.agentType });
-          },
         }),
       );
     }

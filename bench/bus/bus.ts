@@ -23,6 +23,7 @@ import {
   type Keystore,
 } from '../../src/crypto/index.js';
 import { randomId } from '../../src/util/index.js';
+import { deleteKeys } from '../../test/helpers/runtime.js';
 import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
 
 type Security = 'off' | 'signed-encrypted';
@@ -380,13 +381,8 @@ async function main(): Promise<void> {
     await fan.close();
   }
 
-  let cursor = '0';
-  do {
-    const r = await admin.scan(cursor, { MATCH: `${prefix}:*`, COUNT: 1000 });
-    cursor = String(r.cursor);
-    if (r.keys.length > 0) await admin.del(r.keys);
-  } while (cursor !== '0');
   await admin.close();
+  await deleteKeys(url, `${prefix}:*`);
 }
 
 await main();

@@ -19,6 +19,7 @@ import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
 import { randomId } from '../../src/util/index.js';
+import { deleteKeys } from '../../test/helpers/runtime.js';
 
 type Client = ReturnType<typeof createClient>;
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -210,13 +211,8 @@ async function main(): Promise<void> {
   if (TRACE > 0)
     for (const s of ['off', 'signed-encrypted'] as const) await trace(buses[s], admin, prefix, TRACE, s);
   for (const b of Object.values(buses)) await b.close();
-  let cursor = '0';
-  do {
-    const r = await admin.scan(cursor, { MATCH: `${prefix}:*`, COUNT: 1000 });
-    cursor = String(r.cursor);
-    if (r.keys.length > 0) await admin.del(r.keys);
-  } while (cursor !== '0');
   await admin.close();
+  await deleteKeys(url, `${prefix}:*`);
 }
 
 await main();

@@ -20,11 +20,6 @@ export interface OnDemandEndpointInput {
   readonly start: () => Promise<ProcessEndpoint>;
   /** Stop the process this long after its last instance was deactivated. @default 0 (at once) */
   readonly stopAfterMs?: number;
-  /**
-   * The process exited while it was wanted (a crash); the next message starts a new one. The runtime
-   * the endpoint is bound to hears of it too (EndpointBinding.onProcessExit).
-   */
-  readonly onUnexpectedExit?: (exit: AgentProcessExit) => void;
 }
 
 /**
@@ -120,9 +115,8 @@ export class OnDemandEndpoint implements AgentEndpoint {
           reason: endpoint.exitError?.message ?? 'the agent process exited',
         };
         this.active.clear();
-        if (this.closed) return;
-        this.binding?.onProcessExit?.(exit);
-        this.input.onUnexpectedExit?.(exit);
+        // A crash: the runtime hears of it; the next message starts a new process.
+        if (!this.closed) this.binding?.onProcessExit?.(exit);
       });
       return endpoint;
     });

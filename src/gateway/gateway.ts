@@ -23,6 +23,7 @@ import {
   withRequestBounds,
   isAgentDefinition,
   parseAgentId,
+  runtimePort,
   serializeError,
   type AgentDefinition,
   type AgentEndpoint,
@@ -80,7 +81,10 @@ export interface CreateGatewayInput {
   readonly logger?: Logger;
   /** A handler of a message without reply failed. @default logs a warning */
   readonly onHandlerError?: HandlerErrorListener;
-  /** An endpoint's agent process died; its type is withdrawn from this gateway. */
+  /**
+   * An endpoint's agent process died: a restartable endpoint (OnDemandEndpoint) starts a new one on
+   * the next message; any other endpoint's type is withdrawn from this gateway.
+   */
   readonly onAgentExit?: (exit: AgentExit) => void;
   /** Hears when instances are activated, hibernated, or lose their process. @default none */
   readonly lifecycle?: AgentLifecycleListener;
@@ -148,16 +152,7 @@ export class AgentGateway implements AgentRuntime {
       this.now,
     );
     this.states = new RedisStateStore(input.redis, input.prefix);
-    this.port = {
-      send: (from, to, type, payload) => this.send(to, type, payload, { from }),
-      publish: (from, topic, type, payload) => this.publish(topic, type, payload, { from }),
-      request: (from, to, type, payload, o) => this.request(to, type, payload, { from, ...o }),
-      broadcast: (from, type, payload) => this.broadcast(type, payload, { from }),
-      subscribe: (agentId, topic, o) => this.subscribe(agentId, topic, o),
-      unsubscribe: (agentId, topic) => this.unsubscribe(agentId, topic),
-      checkpoint: (agentId, snapshot) => this.states.put(agentId, snapshot),
-      load: (agentId) => this.states.get(agentId),
-    };
+    this.port = runtimePort(this, this.states);
   }
 
   /** Creates a gateway, starts consuming its inbox and advertises it in the directory. */
@@ -380,8 +375,22 @@ export class AgentGateway implements AgentRuntime {
     const target = await this.owner(to, agentType);
     if (target.kind === 'local')
       return this.deliverLocal(target.endpoint, to, type, payload, from, topic, reply, signal);
+    return this.forward(target.gateway, to, type, payload, from, topic, reply, signal);
+  }
+
+  /** Hands a message to the gateway that holds (or will hold) the agent. */
+  private forward(
+    gateway: string,
+    to: string,
+    type: string,
+    payload: unknown,
+    from: string | undefined,
+    topic: string | undefined,
+    reply: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     return this.call(
-      target.gateway,
+      gateway,
       { op: 'deliver', to, type, payload, reply, ...(from ? { from } : {}), ...(topic ? { topic } : {}) },
       to,
       type,
@@ -405,15 +414,7 @@ export class AgentGateway implements AgentRuntime {
     const holder = await this.claim(to, endpoint.agentType);
     if (holder !== this.id) {
       // Placed elsewhere meanwhile: the holder serves it (one activation per agent id).
-      return this.call(
-        holder,
-        { op: 'deliver', to, type, payload, reply, ...(from ? { from } : {}), ...(topic ? { topic } : {}) },
-        to,
-        type,
-        from,
-        signal,
-        !reply,
-      );
+      return this.forward(holder, to, type, payload, from, topic, reply, signal);
     }
     const fresh = !this.active.has(to);
     this.active.set(to, this.now());
@@ -724,6 +725,7 @@ export class AgentGateway implements AgentRuntime {
       // Still placed here: the next message re-activates the instance here, from its checkpoint.
       if (this.active.delete(agentId)) this.report('exited', agentId, exit.agentType, exit.reason);
     }
+    this.input.onAgentExit?.({ gatewayId: this.id, agentType: exit.agentType });
   }
 
   private onEndpointExit(endpoint: AgentEndpoint): void {

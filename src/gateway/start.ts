@@ -1,12 +1,5 @@
 import { createClient } from 'redis';
-import {
-  agentKeyOwner,
-  createBus,
-  streamKeys,
-  type BusAuditSink,
-  type BusOptionsInput,
-  type PreSendPolicy,
-} from '../bus/index.js';
+import { agentKeyOwner, createBus, streamKeys, type BusOptionsInput } from '../bus/index.js';
 import { join } from 'node:path';
 import type { Settings } from '../config/index.js';
 import {
@@ -15,13 +8,18 @@ import {
   loadOrCreateMasterKey,
   type RedisCommander,
 } from '../crypto/index.js';
-import type { AgentDefinition, AgentEndpoint, HandlerErrorListener } from '../sdk/index.js';
-import { silentLogger, type Logger } from '../util/logger.js';
-import { AgentGateway, gatewayBusId, type AgentExit } from './gateway.js';
-import type { AgentLifecycleListener } from './lifecycle.js';
+import type { AgentDefinition, AgentEndpoint } from '../sdk/index.js';
+import { silentLogger } from '../util/logger.js';
+import { AgentGateway, gatewayBusId, type CreateGatewayInput } from './gateway.js';
 import type { GatewayOptionsInput } from './options.js';
 
-export interface GatewayNodeInput {
+/** The hooks a node passes to its gateway unchanged. */
+type GatewayHooks = Pick<
+  CreateGatewayInput,
+  'policy' | 'audit' | 'logger' | 'onHandlerError' | 'onAgentExit' | 'lifecycle'
+>;
+
+export interface GatewayNodeInput extends GatewayHooks {
   readonly redisUrl: string;
   /** Key prefix of the runtime (bus streams, keystore, directory); every gateway of it uses the same. */
   readonly prefix: string;
@@ -30,12 +28,6 @@ export interface GatewayNodeInput {
   readonly agents?: readonly (AgentDefinition | AgentEndpoint)[];
   readonly gateway?: GatewayOptionsInput;
   readonly bus?: Omit<BusOptionsInput, 'redisUrl' | 'prefix'>;
-  readonly policy?: PreSendPolicy;
-  readonly audit?: BusAuditSink;
-  readonly logger?: Logger;
-  readonly onHandlerError?: HandlerErrorListener;
-  readonly onAgentExit?: (exit: AgentExit) => void;
-  readonly lifecycle?: AgentLifecycleListener;
 }
 
 /**
@@ -61,35 +53,32 @@ export interface GatewayNode {
 
 /** Starts one gateway of a runtime on Redis, with every agent type in `agents` registered. */
 export async function startGatewayNode(input: GatewayNodeInput): Promise<GatewayNode> {
+  const { redisUrl, prefix, masterKey, agents, gateway: options, bus: busOptions, ...hooks } = input;
   const logger = input.logger ?? silentLogger;
-  const redis = createClient({ url: input.redisUrl });
+  const redis = createClient({ url: redisUrl });
   redis.on('error', (error: unknown) => logger.warn({ err: error }, 'gateway redis connection error'));
   await redis.connect();
   const commander = redis as unknown as RedisCommander;
   const keystore = createKeystore({
-    masterKey: input.masterKey,
-    backend: createRedisKeystoreBackend(commander, input.prefix),
+    masterKey,
+    backend: createRedisKeystoreBackend(commander, prefix),
   });
   const bus = await createBus({
     keystore,
     logger,
-    options: { ...input.bus, redisUrl: input.redisUrl, prefix: input.prefix },
+    options: { ...busOptions, redisUrl, prefix },
   });
   let gateway: AgentGateway;
   try {
     gateway = await AgentGateway.create({
+      ...hooks,
       bus,
       redis: commander,
-      prefix: input.prefix,
+      prefix,
       logger,
-      ...(input.gateway ? { options: input.gateway } : {}),
-      ...(input.policy ? { policy: input.policy } : {}),
-      ...(input.audit ? { audit: input.audit } : {}),
-      ...(input.onHandlerError ? { onHandlerError: input.onHandlerError } : {}),
-      ...(input.onAgentExit ? { onAgentExit: input.onAgentExit } : {}),
-      ...(input.lifecycle ? { lifecycle: input.lifecycle } : {}),
+      ...(options ? { options } : {}),
     });
-    for (const agent of input.agents ?? []) await gateway.register(agent);
+    for (const agent of agents ?? []) await gateway.register(agent);
   } catch (error) {
     await bus.close();
     redis.destroy();
@@ -101,13 +90,13 @@ export async function startGatewayNode(input: GatewayNodeInput): Promise<Gateway
     // A closed gateway leaves nothing behind: its inbox, its registration, its broadcast group
     // and its own keys (its agents' checkpoints and keys stay: they move to other gateways).
     const busId = gatewayBusId(gateway.id);
-    const keys = streamKeys(input.prefix);
+    const keys = streamKeys(prefix);
     await bus.unregister(busId).catch(() => undefined);
     await bus.close();
     await commander
       .sendCommand(['XGROUP', 'DESTROY', keys.broadcast, `agent:${busId}`])
       .catch(() => undefined);
-    await commander.sendCommand(['DEL', keys.inbox(busId), `${input.prefix}:ks:${agentKeyOwner(busId)}`]);
+    await commander.sendCommand(['DEL', keys.inbox(busId), `${prefix}:ks:${agentKeyOwner(busId)}`]);
     await redis.close();
   };
   return {

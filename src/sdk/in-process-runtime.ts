@@ -14,7 +14,7 @@ import {
   UnknownMessageTypeError,
 } from './errors.js';
 import { compileRuntimeOptions, type RuntimeOptions, type RuntimeOptionsInput } from './options.js';
-import type { AgentPort } from './port.js';
+import { runtimePort, type AgentPort } from './port.js';
 import { fanOut } from './fan-out.js';
 import { withRequestBounds } from './request-bounds.js';
 import type { AgentRuntime, SendOptions } from './runtime.js';
@@ -39,16 +39,7 @@ export class InProcessRuntime implements AgentRuntime {
   private readonly port: AgentPort;
 
   constructor(readonly options: RuntimeOptions) {
-    this.port = {
-      send: (from, to, type, payload) => this.send(to, type, payload, { from }),
-      publish: (from, topic, type, payload) => this.publish(topic, type, payload, { from }),
-      request: (from, to, type, payload, o) => this.request(to, type, payload, { from, ...o }),
-      broadcast: (from, type, payload) => this.broadcast(type, payload, { from }),
-      subscribe: (agentId, topic, o) => this.subscribe(agentId, topic, o),
-      unsubscribe: (agentId, topic) => this.unsubscribe(agentId, topic),
-      checkpoint: (agentId, snapshot) => this.options.stateStore.put(agentId, snapshot),
-      load: (agentId) => this.options.stateStore.get(agentId),
-    };
+    this.port = runtimePort(this, this.options.stateStore);
   }
 
   register(agent: AgentDefinition | AgentEndpoint): Promise<void> {

@@ -41,7 +41,7 @@ export {
   type EndpointBinding,
 } from './endpoint.js';
 export { AgentExecutor, type Accepted } from './executor.js';
-export type { AgentPort, Delivery } from './port.js';
+export { runtimePort, type AgentPort, type Delivery } from './port.js';
 export { MemoryStateStore, type StateStore } from './state-store.js';
 export { serializeError, deserializeRuntimeError, serializedErrorSchema } from './serialized-error.js';
 export {

@@ -1,4 +1,6 @@
 import type { PublishResult, StateSnapshot, SubscribeOptions } from './context.js';
+import type { AgentRuntime } from './runtime.js';
+import type { StateStore } from './state-store.js';
 
 /**
  * What an agent executor needs from its surroundings: the runtime's router (in-process) or the
@@ -21,6 +23,20 @@ export interface AgentPort {
   checkpoint(agentId: string, snapshot: StateSnapshot): Promise<void>;
   /** The checkpoint to restore when the agent is activated, if any. */
   load(agentId: string): Promise<StateSnapshot | undefined>;
+}
+
+/** The port of a runtime's own agents: their actions go through the runtime, their state to `states`. */
+export function runtimePort(runtime: AgentRuntime, states: StateStore): AgentPort {
+  return {
+    send: (from, to, type, payload) => runtime.send(to, type, payload, { from }),
+    publish: (from, topic, type, payload) => runtime.publish(topic, type, payload, { from }),
+    request: (from, to, type, payload, o) => runtime.request(to, type, payload, { from, ...o }),
+    broadcast: (from, type, payload) => runtime.broadcast(type, payload, { from }),
+    subscribe: (agentId, topic, o) => runtime.subscribe(agentId, topic, o),
+    unsubscribe: (agentId, topic) => runtime.unsubscribe(agentId, topic),
+    checkpoint: (agentId, snapshot) => states.put(agentId, snapshot),
+    load: (agentId) => states.get(agentId),
+  };
 }
 
 /** One message handed to an agent. */

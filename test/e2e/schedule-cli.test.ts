@@ -11,7 +11,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { scheduleId } from '../../src/schedule/index.js';
 import { randomId } from '../../src/util/ids.js';
 import { runCli } from '../helpers/cli.js';
-import { eventually, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { eventually, removeRuns, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 describe('ars schedule CLI against the real services', () => {
   let runtime: TestRuntime;
@@ -26,16 +26,7 @@ describe('ars schedule CLI against the real services', () => {
     env = { ARS_HOST_ID: runtime.settings.hostId, ARS_CONTROL_TASK_QUEUE: runtime.settings.controlTaskQueue };
   });
   after(async () => {
-    for (const id of schedules)
-      await runtime.ars.temporal.schedule
-        .getHandle(id)
-        .delete()
-        .catch(() => undefined);
-    for (const id of workflows)
-      await runtime.ars.temporal.workflow
-        .getHandle(id)
-        .terminate('test cleanup')
-        .catch(() => undefined);
+    await removeRuns(runtime.ars, { schedules, workflows });
     await runtime.stop();
     await rm(dir, { recursive: true, force: true });
   });

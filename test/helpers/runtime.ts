@@ -2,10 +2,14 @@
  * Test runtime: a control worker and a host worker in this process, on a fresh control task queue
  * and a fresh host id (so a fresh host task queue), against the real Temporal and Docker.
  */
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { createClient } from 'redis';
 import { ArsClient } from '../../src/client/index.js';
 import { compileSettings, type Settings } from '../../src/config/index.js';
+import { findPoliciesRoot } from '../../src/policy/index.js';
 import { LABELS } from '../../src/sandbox/index.js';
 import { randomId } from '../../src/util/ids.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -109,4 +113,30 @@ export async function deleteKeys(redisUrl: string, pattern: string): Promise<voi
   } finally {
     await redis.close();
   }
+}
+
+/** A fresh temporary directory holding a copy of the shipped default policies (tests add files to it). */
+export async function copyDefaultPolicies(tag: string): Promise<string> {
+  const root = findPoliciesRoot();
+  if (root === undefined) throw new Error('policies/ars.cedarschema not found above this test');
+  const dir = await mkdtemp(join(tmpdir(), `${tag}-`));
+  await cp(join(root, 'default'), dir, { recursive: true });
+  return dir;
+}
+
+/** Deletes the schedules and terminates the workflows a test started (those already gone are skipped). */
+export async function removeRuns(
+  ars: ArsClient,
+  runs: { readonly schedules?: readonly string[]; readonly workflows?: readonly string[] },
+): Promise<void> {
+  for (const id of runs.schedules ?? [])
+    await ars.temporal.schedule
+      .getHandle(id)
+      .delete()
+      .catch(() => undefined);
+  for (const id of runs.workflows ?? [])
+    await ars.temporal.workflow
+      .getHandle(id)
+      .terminate('test cleanup')
+      .catch(() => undefined);
 }

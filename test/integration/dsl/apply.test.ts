@@ -4,7 +4,7 @@
  * Temporal Schedule); a file that fails any check deploys nothing.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,12 +18,14 @@ import {
   scheduleId,
 } from '../../../src/apply/index.js';
 import { registerApplyCommands } from '../../../src/cli/commands/apply.js';
-import { findPoliciesRoot } from '../../../src/policy/index.js';
 import { randomId } from '../../../src/util/ids.js';
-import { eventually, startTestRuntime, type TestRuntime } from '../../helpers/runtime.js';
-
-const policiesRoot = findPoliciesRoot();
-if (policiesRoot === undefined) throw new Error('policies/ars.cedarschema not found above this test');
+import {
+  copyDefaultPolicies,
+  eventually,
+  removeRuns,
+  startTestRuntime,
+  type TestRuntime,
+} from '../../helpers/runtime.js';
 
 /** A DSL identifier that is unique to this run. */
 const uniqueName = (prefix: string): string => randomId(prefix).replace(/-/g, '_');
@@ -36,25 +38,13 @@ describe('ars apply: DSL definitions deployed on the real runtime', () => {
   const workflows: string[] = [];
 
   before(async () => {
-    policyDir = await mkdtemp(join(tmpdir(), 'ars-apply-policies-'));
-    await cp(join(policiesRoot, 'default'), policyDir, { recursive: true });
+    policyDir = await copyDefaultPolicies('ars-apply-policies');
     work = await mkdtemp(join(tmpdir(), 'ars-apply-defs-'));
     runtime = await startTestRuntime({ policyDir });
   });
 
   after(async () => {
-    for (const id of schedules) {
-      await runtime.ars.temporal.schedule
-        .getHandle(id)
-        .delete()
-        .catch(() => undefined);
-    }
-    for (const id of workflows) {
-      await runtime.ars.temporal.workflow
-        .getHandle(id)
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await removeRuns(runtime.ars, { schedules, workflows });
     await runtime.stop();
     await rm(policyDir, { recursive: true, force: true });
     await rm(work, { recursive: true, force: true });

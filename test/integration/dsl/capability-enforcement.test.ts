@@ -6,18 +6,20 @@
  * the denial is in the audit trail. The same agent without the deny rule writes.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { applyFile } from '../../../src/apply/index.js';
 import type { AuditEntry } from '../../../src/audit/index.js';
-import { findPoliciesRoot } from '../../../src/policy/index.js';
 import { randomId } from '../../../src/util/ids.js';
-import { eventually, startTestRuntime, type TestRuntime } from '../../helpers/runtime.js';
-
-const policiesRoot = findPoliciesRoot();
-if (policiesRoot === undefined) throw new Error('policies/ars.cedarschema not found above this test');
+import {
+  copyDefaultPolicies,
+  eventually,
+  removeRuns,
+  startTestRuntime,
+  type TestRuntime,
+} from '../../helpers/runtime.js';
 
 const uniqueName = (prefix: string): string => randomId(prefix).replace(/-/g, '_');
 
@@ -46,19 +48,13 @@ describe('a DSL deny rule blocks the action at run time', () => {
   const workflows: string[] = [];
 
   before(async () => {
-    policyDir = await mkdtemp(join(tmpdir(), 'ars-capability-policies-'));
-    await cp(join(policiesRoot, 'default'), policyDir, { recursive: true });
+    policyDir = await copyDefaultPolicies('ars-capability-policies');
     work = await mkdtemp(join(tmpdir(), 'ars-capability-defs-'));
     runtime = await startTestRuntime({ policyDir });
   });
 
   after(async () => {
-    for (const id of workflows) {
-      await runtime.ars.temporal.workflow
-        .getHandle(id)
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await removeRuns(runtime.ars, { workflows });
     await runtime.stop();
     await rm(policyDir, { recursive: true, force: true });
     await rm(work, { recursive: true, force: true });

@@ -5,8 +5,7 @@
  * level and the drop is audited; a dead agent process is noticed and reported; nothing hangs.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -14,13 +13,13 @@ import { createClient } from 'redis';
 import { OnDemandEndpoint } from '../../../src/agent-host/index.js';
 import { AuditLog, generateAuditSigner } from '../../../src/audit/index.js';
 import { directoryKeys, MessageDeniedError, type AgentExit } from '../../../src/gateway/index.js';
-import { findPoliciesRoot, PolicyEngine } from '../../../src/policy/index.js';
+import { PolicyEngine } from '../../../src/policy/index.js';
 import { busAuditToLog, busPolicyFromEngine } from '../../../src/runtime/bus-hooks.js';
 import { AgentUnavailableError, UnknownAgentTypeError } from '../../../src/sdk/index.js';
 import { randomId } from '../../../src/util/ids.js';
 import { Probe, SUBJECT_MODULE, spawnLocalAgent } from '../../conformance/harness.js';
 import { subject } from '../../conformance/fixtures/subject-agent.js';
-import { eventually } from '../../helpers/runtime.js';
+import { copyDefaultPolicies, eventually } from '../../helpers/runtime.js';
 import { createCluster, REDIS_URL } from './harness.js';
 
 const DURABLE_MODULE = fileURLToPath(
@@ -152,10 +151,7 @@ describe('agent gateway', () => {
   });
 
   test('the pre-send policy hook (Cedar) denies at the agent level; the drop is audited', async () => {
-    const policiesRoot = findPoliciesRoot();
-    assert.ok(policiesRoot, 'policies/ found');
-    const policyDir = await mkdtemp(join(tmpdir(), 'ars-gw-policy-'));
-    await cp(join(policiesRoot, 'default'), policyDir, { recursive: true });
+    const policyDir = await copyDefaultPolicies('ars-gw-policy');
     await writeFile(
       join(policyDir, '90-test.cedar'),
       '@id("test.no-probe-to-subject")\nforbid (principal == Ars::Agent::"probe", action == Ars::Action::"SendMessage", resource == Ars::Agent::"subject");\n',

@@ -23,7 +23,7 @@ import {
   unpauseSchedule,
 } from '../../../src/schedule/index.js';
 import { randomId } from '../../../src/util/ids.js';
-import { eventually, startTestRuntime, type TestRuntime } from '../../helpers/runtime.js';
+import { eventually, removeRuns, startTestRuntime, type TestRuntime } from '../../helpers/runtime.js';
 
 /** An ephemeral agent that prints `marker` in a Docker sandbox. */
 const echoAgent = (name: string, marker: string) => ({
@@ -46,18 +46,7 @@ describe('ars schedule: Temporal Schedules that start agents', () => {
   });
 
   after(async () => {
-    for (const id of schedules) {
-      await runtime.ars.temporal.schedule
-        .getHandle(id)
-        .delete()
-        .catch(() => undefined);
-    }
-    for (const id of workflows) {
-      await runtime.ars.temporal.workflow
-        .getHandle(id)
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await removeRuns(runtime.ars, { schedules, workflows });
     await runtime.stop();
   });
 
