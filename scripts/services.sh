@@ -20,6 +20,7 @@ tools=$root/.tools
 temporal_port=${ARS_TEMPORAL_PORT:-7233}
 temporal_ui_port=${ARS_TEMPORAL_UI_PORT:-8233}
 redis_port=${ARS_REDIS_PORT:-6379}
+redis_socket=$home/redis/redis.sock
 image=${ARS_SANDBOX_IMAGE:-ars-sandbox:local}
 search_attributes=(ArsState ArsTier ArsMode ArsAgentName ArsHost)
 mkdir -p "$home"
@@ -130,8 +131,15 @@ up_redis() {
   if ! redis_cli ping 2>/dev/null | grep -q PONG; then
     port_open "$redis_port" && die "port $redis_port is taken by something that is not Redis; set ARS_REDIS_PORT"
     mkdir -p "$home/redis"
-    say "starting Redis on 127.0.0.1:$redis_port (AOF on, data in $home/redis)"
-    redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$home/redis" --appendonly yes \
+    # also a Unix socket (only this user may connect), for ARS_REDIS_URL=unix://<path>: a round trip
+    # costs less than over loopback TCP; skipped where the path is too long for a socket address
+    local socket=() where=""
+    if [ ${#redis_socket} -lt 100 ]; then
+      socket=(--unixsocket "$redis_socket" --unixsocketperm 700)
+      where=" and $redis_socket"
+    fi
+    say "starting Redis on 127.0.0.1:$redis_port$where (AOF on, data in $home/redis)"
+    redis-server --bind 127.0.0.1 --port "$redis_port" "${socket[@]}" --dir "$home/redis" --appendonly yes \
       --appendfsync everysec --save '' --daemonize yes --pidfile "$home/redis.pid" \
       --logfile "$home/redis.log" >/dev/null
     wait_for 20 "Redis" redis_ping
@@ -202,7 +210,7 @@ up_image() {
 status() {
   local rc=0
   if temporal_healthy; then echo "temporal  up    127.0.0.1:$temporal_port  ui http://localhost:$temporal_ui_port"; else echo "temporal  down"; rc=1; fi
-  if command -v redis-cli >/dev/null && redis_ping 2>/dev/null; then echo "redis     up    127.0.0.1:$redis_port  aof=$(redis_cli config get appendonly | tail -1)"; else echo "redis     down"; rc=1; fi
+  if command -v redis-cli >/dev/null && redis_ping 2>/dev/null; then echo "redis     up    127.0.0.1:$redis_port  aof=$(redis_cli config get appendonly | tail -1)  socket=$(redis_cli config get unixsocket | tail -1)"; else echo "redis     down"; rc=1; fi
   if docker_ready; then
     echo "docker    up    runtimes: $(docker info --format '{{range $name, $_ := .Runtimes}}{{$name}} {{end}}')"
     if docker image inspect "$image" >/dev/null 2>&1; then echo "image     ready $image"; else echo "image     missing $image"; rc=1; fi
@@ -213,20 +221,27 @@ status() {
   return $rc
 }
 
+# Stops the process of a pid file the scripts wrote (SIGTERM, then waits up to 30 s for it to exit,
+# so that `down` followed by `up` finds the ports and pid files free).
+stop_pid() { # <name> <pid file>
+  pid_alive "$2" || return 0
+  local pid
+  pid=$(cat "$2")
+  say "stopping $1"
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && die "$1 (pid $pid) did not exit within 30 s"
+  # dockerd leaves its pid file behind when it is still busy; it is ours and the process is gone
+  rm -f "$2"
+}
+
 down() {
-  if pid_alive "$home/temporal.pid"; then
-    say "stopping Temporal"
-    kill "$(cat "$home/temporal.pid")"
-  fi
-  if pid_alive "$home/redis.pid"; then
-    say "stopping Redis"
-    kill "$(cat "$home/redis.pid")"
-  fi
-  if pid_alive "$home/dockerd.pid"; then
-    say "stopping dockerd"
-    kill "$(cat "$home/dockerd.pid")"
-  fi
-  rm -f "$home/temporal.pid"
+  stop_pid Temporal "$home/temporal.pid"
+  stop_pid Redis "$home/redis.pid"
+  stop_pid dockerd "$home/dockerd.pid"
 }
 
 command=${1:-status}

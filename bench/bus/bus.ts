@@ -22,13 +22,15 @@ import {
   verifyEd25519,
   type Keystore,
 } from '../../src/crypto/index.js';
-import { randomId } from '../../src/util/index.js';
+import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys } from '../../test/helpers/runtime.js';
 import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
 
 type Security = 'off' | 'signed-encrypted';
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const u = new URL(url);
+/** Set for a unix:// URL: the raw limits are measured over the same socket as the bus. */
+const socketPath = url.startsWith('unix://') ? decodeURIComponent(u.pathname) : undefined;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const N = Number(process.env.BENCH_N ?? 100_000);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -57,10 +59,7 @@ function redisBenchmark(pipeline: number, n: number, key: string): number {
   const out = execFileSync(
     'redis-benchmark',
     [
-      '-h',
-      u.hostname,
-      '-p',
-      u.port || '6379',
+      ...(socketPath === undefined ? ['-h', u.hostname, '-p', u.port || '6379'] : ['-s', socketPath]),
       '-q',
       '-n',
       String(n),
@@ -222,7 +221,7 @@ function cpuOf(pid: number | undefined): number {
 
 async function main(): Promise<void> {
   const prefix = `bench:${randomId('bus')}`;
-  const admin = createClient({ url });
+  const admin = createClient(redisClientOptions(url));
   await admin.connect();
   const masterKey = randomBytes(32);
   const ks = createKeystore({ masterKey, backend: createRedisKeystoreBackend(admin, prefix) });

@@ -6,6 +6,7 @@
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
+import { redisClientOptions } from '../../src/util/index.js';
 import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
 
 const reply = (m: ReceiverReply): void => void process.send?.(m);
@@ -17,7 +18,7 @@ let target = Infinity;
 process.on('message', (m: ReceiverRequest) => {
   void (async () => {
     if (m.kind === 'start') {
-      admin = createClient({ url: m.url });
+      admin = createClient(redisClientOptions(m.url));
       await admin.connect();
       const keystore = createKeystore({
         masterKey: Buffer.from(m.masterKey, 'hex'),

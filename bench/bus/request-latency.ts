@@ -10,15 +10,20 @@
  * Then a short trace (Redis MONITOR, after the timed rounds, so it does not slow them) lists the
  * Redis commands of a few requests in the order Redis ran them, with the gaps between them: it shows
  * which round trips lie on the request path.
+ * When the Redis has a Unix socket (scripts/services.sh gives it one), the PING, the raw two-hop and the
+ * signed bus series are measured over it too, in the same rounds.
  * Run: npx tsx bench/bus/request-latency.ts
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 5), BENCH_REQUESTS (per round, default 1000),
  * BENCH_TRACE (requests to trace, default 3; 0 = no trace).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
-import { randomId } from '../../src/util/index.js';
+import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys } from '../../test/helpers/runtime.js';
 
 type Client = ReturnType<typeof createClient>;
@@ -27,6 +32,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const TRACE = Number(process.env.BENCH_TRACE ?? 3);
 const WARMUP = 200;
+/** The Unix socket of the same Redis (scripts/services.sh starts Redis with one). */
+const SOCKET =
+  process.env.ARS_REDIS_SOCKET ??
+  join(process.env.ARS_HOME ?? fileURLToPath(new URL('../../.ars', import.meta.url)), 'redis', 'redis.sock');
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -60,12 +69,15 @@ async function timed(n: number, warm: number, fn: () => Promise<unknown>): Promi
 }
 
 /** The raw two-hop floor: XADD → blocked XREADGROUP → XADD → blocked XREADGROUP, plain node-redis. */
-async function rawTwoHop(prefix: string): Promise<{ call(): Promise<void>; close(): Promise<void> }> {
+async function rawTwoHop(
+  prefix: string,
+  redisUrl = url,
+): Promise<{ call(): Promise<void>; close(): Promise<void> }> {
   const a = `${prefix}:rawA`;
   const b = `${prefix}:rawB`;
-  const main: Client = createClient({ url });
-  const echoRead: Client = createClient({ url });
-  const clientRead: Client = createClient({ url });
+  const main: Client = createClient(redisClientOptions(redisUrl));
+  const echoRead: Client = createClient(redisClientOptions(redisUrl));
+  const clientRead: Client = createClient(redisClientOptions(redisUrl));
   await Promise.all([main.connect(), echoRead.connect(), clientRead.connect()]);
   for (const s of [a, b]) await main.sendCommand(['XGROUP', 'CREATE', s, 'g', '$', 'MKSTREAM']);
   let running = true;
@@ -119,12 +131,17 @@ async function rawTwoHop(prefix: string): Promise<{ call(): Promise<void>; close
   };
 }
 
-async function echoBus(security: 'off' | 'signed-encrypted', prefix: string, admin: Client): Promise<Bus> {
+async function echoBus(
+  security: 'off' | 'signed-encrypted',
+  prefix: string,
+  admin: Client,
+  redisUrl = url,
+): Promise<Bus> {
   const keystore = createKeystore({
     masterKey: randomBytes(32),
     backend: createRedisKeystoreBackend(admin, `${prefix}:ks`),
   });
-  const bus = await createBus({ keystore, options: { redisUrl: url, prefix, security } });
+  const bus = await createBus({ keystore, options: { redisUrl, prefix, security } });
   await bus.consume('server', async (m) => {
     if (m.kind === 'request') await bus.reply(m, { from: 'server', payload: m.payload });
   });
@@ -170,7 +187,7 @@ async function trace(bus: Bus, admin: Client, prefix: string, n: number, label: 
 
 async function main(): Promise<void> {
   const prefix = `bench:${randomId('rrl')}`;
-  const admin: Client = createClient({ url });
+  const admin: Client = createClient(redisClientOptions(url));
   await admin.connect();
   console.log(
     `# request/response latency (node ${process.version}, redis ${url}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B; median of the rounds' p50/p99; shared 2-core machine: noisy`,
@@ -180,18 +197,51 @@ async function main(): Promise<void> {
     off: await echoBus('off', `${prefix}:off`, admin),
     'signed-encrypted': await echoBus('signed-encrypted', `${prefix}:se`, admin),
   };
+  // the same over the Unix socket of the same Redis, when it has one (scripts/services.sh gives it one)
+  const sock = url.startsWith('unix://') || !existsSync(SOCKET) ? undefined : `unix://${SOCKET}`;
+  let viaSocket: { admin: Client; raw: Awaited<ReturnType<typeof rawTwoHop>>; bus: Bus } | undefined;
+  if (sock) {
+    const sAdmin: Client = createClient(redisClientOptions(sock));
+    await sAdmin.connect();
+    viaSocket = {
+      admin: sAdmin,
+      raw: await rawTwoHop(`${prefix}:u`, sock),
+      bus: await echoBus('signed-encrypted', `${prefix}:use`, sAdmin, sock),
+    };
+  } else if (!url.startsWith('unix://'))
+    console.log(`(no Unix socket at ${SOCKET}: the socket series is left out)`);
   const req = (bus: Bus) => () =>
     bus.request({ from: 'client', to: 'server', payload: randomBytes(256), timeoutMs: 5000 });
-  const results: Record<string, Round[]> = { ping: [], raw: [], off: [], 'signed-encrypted': [] };
+  const results: Record<string, Round[]> = {
+    ping: [],
+    raw: [],
+    off: [],
+    'signed-encrypted': [],
+    uping: [],
+    uraw: [],
+    use: [],
+  };
   // warm-up (JIT, keys, script cache), then interleaved rounds so every series sees the same load
   await timed(0, WARMUP, () => admin.ping());
   await timed(0, WARMUP, () => raw.call());
   for (const s of ['off', 'signed-encrypted'] as const) await timed(0, WARMUP, req(buses[s]));
+  if (viaSocket) {
+    const v = viaSocket;
+    await timed(0, WARMUP, () => v.admin.ping());
+    await timed(0, WARMUP, () => v.raw.call());
+    await timed(0, WARMUP, req(v.bus));
+  }
   for (let r = 0; r < ROUNDS; r++) {
     (results.ping as Round[]).push(await timed(REQUESTS, 20, () => admin.ping()));
     (results.raw as Round[]).push(await timed(REQUESTS, 20, () => raw.call()));
     for (const s of ['off', 'signed-encrypted'] as const)
       (results[s] as Round[]).push(await timed(REQUESTS, 20, req(buses[s])));
+    if (viaSocket) {
+      const v = viaSocket;
+      (results.uping as Round[]).push(await timed(REQUESTS, 20, () => v.admin.ping()));
+      (results.uraw as Round[]).push(await timed(REQUESTS, 20, () => v.raw.call()));
+      (results.use as Round[]).push(await timed(REQUESTS, 20, req(v.bus)));
+    }
   }
   const line = (label: string, rs: Round[]): string => {
     const p50 = rs.map((x) => x.p50);
@@ -207,6 +257,15 @@ async function main(): Promise<void> {
   console.log(
     line('  signed + encrypted', results['signed-encrypted'] as Round[]) + '   (target p99 < 2 ms)',
   );
+  if (viaSocket) {
+    console.log(`over the Unix socket ${sock} (same Redis, same rounds):`);
+    console.log(line('  raw: PING round trip', results.uping as Round[]));
+    console.log(line('  raw: two-hop', results.uraw as Round[]));
+    console.log(line('  bus: signed + encrypted', results.use as Round[]) + '   (target p99 < 2 ms)');
+    await viaSocket.raw.close();
+    await viaSocket.bus.close();
+    await viaSocket.admin.close();
+  }
   await raw.close();
   if (TRACE > 0)
     for (const s of ['off', 'signed-encrypted'] as const) await trace(buses[s], admin, prefix, TRACE, s);

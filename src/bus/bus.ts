@@ -22,6 +22,7 @@ import { compileBusOptions, type BusOptions, type BusOptionsInput } from './opti
 import { TokenBuckets } from './rate-limiter.js';
 import { FrameWriter, type Outgoing } from './sender.js';
 import { agentKeyOwner, BROADCAST_KEY_OWNER, streamKeys, TOPICS_KEY_OWNER } from './stream-keys.js';
+import { redisClientOptions } from '../util/redis-url.js';
 
 /** The outcome of a send: queued on its stream, or dead-lettered with a reason. */
 export type SendResult =
@@ -204,7 +205,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     );
   }
   const logger = input.logger ?? silentLogger;
-  const main: Client = createClient({ url: options.redisUrl });
+  const main: Client = createClient(redisClientOptions(options.redisUrl));
   main.on('error', (error: unknown) => logger.warn({ err: error }, 'bus redis connection error'));
   await main.connect();
   const redis = main as unknown as RedisCommander;
@@ -251,7 +252,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   }
 
   async function startConsumer(spec: ConsumerSpec): Promise<{ consumer: StreamConsumer; client: Client }> {
-    const client: Client = createClient({ url: options.redisUrl });
+    const client: Client = createClient(redisClientOptions(options.redisUrl));
     client.on('error', (error: unknown) => logger.debug({ err: error }, 'bus blocking connection error'));
     await client.connect();
     const consumer = new StreamConsumer(ctx, client, spec, audited);

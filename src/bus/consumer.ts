@@ -106,8 +106,10 @@ export class StreamConsumer {
   private running = false;
   private loopDone: Promise<void> | undefined;
   private readonly acks = new Set<Promise<unknown>>();
-  /** The highest entry id this consumer has processed ('' before the first): see seen-pending.lua.ts. */
+  /** The highest entry id this consumer has taken ('' before the first): see seen-pending.lua.ts. */
   private lastId = '';
+  /** A read is waiting on the consumer's connection: acks go out on the shared one meanwhile. */
+  private reading = false;
 
   constructor(
     private readonly ctx: BusContext,
@@ -130,11 +132,17 @@ export class StreamConsumer {
 
   /**
    * One turn writes, in one go on the consumer's own connection: the acks of the frames handled
-   * since the last read (each sent as its frame is done, in the same tick), the blocking XREADGROUP,
-   * and — run by Redis the moment the read returns — the replay check of what it returned (security
-   * on, inboxes, light traffic) and, once per claim interval, an XAUTOCLAIM page. So a woken consumer
-   * has its entries, their replay marks and any reclaimed entries without another round trip
-   * (docs/bus.md, "Request/response latency").
+   * since the last read (while no read is waiting), the blocking XREADGROUP, and — run by Redis the
+   * moment the read returns — the replay check of what it returned (security on, inboxes, light
+   * traffic) and, once per claim interval, an XAUTOCLAIM page. So a woken consumer has its entries,
+   * their replay marks and any reclaimed entries without another round trip.
+   *
+   * Reads ahead by one: as soon as a read returns, the next one is written, and it waits in Redis
+   * while the entries just read are handled (in order, one batch after the other). A message that
+   * arrives while a handler runs — a request while the reply to the previous one is still being
+   * acknowledged — is then handed over by Redis the moment it is added, not after a round trip to
+   * re-issue the read (docs/bus.md, "Request/response latency"). While a read waits on the
+   * consumer's connection, acks go out on the shared one.
    */
   private async loop(): Promise<void> {
     const { options, logger, keystore } = this.ctx;
@@ -149,8 +157,11 @@ export class StreamConsumer {
     args.push('STREAMS', stream, '>');
     const seenPrefix = this.ctx.keys.seen(stream, group, '');
     const seenCap = Math.min(options.readCount, PIPELINED_SEEN_MAX);
+    /** The batch being handled while the next read waits; batches are handled one after the other. */
+    let handling: Promise<void> = Promise.resolve();
     while (this.running) {
       try {
+        this.reading = true;
         const read = this.blocking.sendCommand<[Buffer, RawEntry[]][] | null>(args, BUF);
         // the pipelined replay check copies the entries inside Redis: only while traffic is light
         const seen =
@@ -177,7 +188,12 @@ export class StreamConsumer {
         // the three replies arrive together; none may go unobserved if the read fails
         void seen?.catch(() => undefined);
         void claim?.catch(() => undefined);
-        const reply = await read;
+        let reply: [Buffer, RawEntry[]][] | null;
+        try {
+          reply = await read;
+        } finally {
+          this.reading = false;
+        }
         failures = 0;
         let known: Map<string, number> | undefined;
         if (seen) {
@@ -191,16 +207,17 @@ export class StreamConsumer {
           }
         }
         lastCount = 0;
-        if (reply && this.running) {
-          for (const [, entries] of reply) {
-            lastCount += entries.length;
-            await this.processBatch(
-              entries.map(([id, fields]) => [id.toString(), fields ?? [], 1] as const),
-              known,
-            );
-          }
-        }
-        if (claim && this.running) await this.reclaim(await claim);
+        if (reply) for (const [, entries] of reply) lastCount += entries.length;
+        // the previous batch first (order); its acks were written while this read waited
+        await handling;
+        if (!this.running) break;
+        const batches = reply ?? [];
+        const claimed = claim;
+        // the batch's first step (taking its entry ids, see processBatch) runs now, before the next read
+        handling = this.handle(batches, known, claimed).catch((error: unknown) => {
+          // the entries stay pending: redelivered after the visibility timeout
+          if (this.running) logger.warn({ err: error, stream }, 'bus consumer failed to handle a read');
+        });
       } catch (error) {
         if (!this.running) break;
         failures++;
@@ -217,6 +234,21 @@ export class StreamConsumer {
         await new Promise((r) => setTimeout(r, backoff));
       }
     }
+    await handling;
+  }
+
+  /** Handles the entries of one read, then the XAUTOCLAIM page pipelined behind it (if any). */
+  private async handle(
+    reply: readonly [Buffer, RawEntry[]][],
+    known: ReadonlyMap<string, number> | undefined,
+    claim: Promise<[Buffer, RawEntry[], Buffer[]]> | undefined,
+  ): Promise<void> {
+    for (const [, entries] of reply)
+      await this.processBatch(
+        entries.map(([id, fields]) => [id.toString(), fields ?? [], 1] as const),
+        known,
+      );
+    if (claim && this.running) await this.reclaim(await claim);
   }
 
   private claimArgs(cursor: string): string[] {
@@ -347,11 +379,11 @@ export class StreamConsumer {
   }
 
   /**
-   * Acks (and for an inbox deletes) one entry as soon as its frame is done, on the consumer's own
-   * connection (idle while a read is handled; node-redis writes the commands of one tick together, so
-   * the acks of a read go out in the same write as the next XREADGROUP), without waiting for the
-   * reply. If they fail there (the connection closed under them: stop()) they are sent once more on
-   * the shared connection — acks are idempotent; stop() waits for them.
+   * Acks (and for an inbox deletes) one entry as soon as its frame is done, without waiting for the
+   * reply: on the consumer's own connection when no read waits on it (node-redis writes the commands
+   * of one tick together, so the acks go out in the same write as the next read), else on the shared
+   * connection. If they fail there (the connection closed under them: stop()) they are sent once more
+   * on the shared connection — acks are idempotent; stop() waits for them.
    */
   private ack(entryId: string): void {
     const { ctx, spec } = this;
@@ -360,7 +392,7 @@ export class StreamConsumer {
       const p = c.sendCommand(['XACK', spec.stream, spec.group, entryId]);
       return spec.deleteAfterAck ? Promise.all([p, c.sendCommand(['XDEL', spec.stream, entryId])]) : p;
     };
-    const tracked = send(this.blocking)
+    const tracked = send(this.reading ? ctx.redis : this.blocking)
       .catch(() => send(ctx.redis))
       .catch((error: unknown) =>
         ctx.logger.warn({ err: error, stream: spec.stream }, 'bus ack failed; the entry will be redelivered'),

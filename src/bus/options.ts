@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseOrThrow } from '../config/errors.js';
+import { REDIS_URL_FORMS, REDIS_URL_PATTERN } from '../util/redis-url.js';
 
 /** Defaults of {@link compileBusOptions}. */
 export const DEFAULT_BUS_OPTIONS = {
@@ -50,7 +51,7 @@ const busOptionsSchema = z
   .strictObject({
     redisUrl: z
       .string()
-      .regex(/^rediss?:\/\//, 'redisUrl must start with redis:// or rediss://')
+      .regex(REDIS_URL_PATTERN, `redisUrl must start with ${REDIS_URL_FORMS}`)
       .default(D.redisUrl),
     prefix: z
       .string()

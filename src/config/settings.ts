@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseOrThrow } from './errors.js';
+import { REDIS_URL_FORMS, REDIS_URL_PATTERN } from '../util/redis-url.js';
 
 /** Where the runtime finds its engines, and how this host names itself. Read from ARS_* variables. */
 export const DEFAULT_SETTINGS = {
@@ -33,7 +34,7 @@ const settingsSchema = z.strictObject({
   temporalUiUrl: z.url('ARS_TEMPORAL_UI_URL must be a URL').default(DEFAULT_SETTINGS.temporalUiUrl),
   redisUrl: z
     .string()
-    .regex(/^rediss?:\/\//, 'ARS_REDIS_URL must start with redis:// or rediss://')
+    .regex(REDIS_URL_PATTERN, `ARS_REDIS_URL must start with ${REDIS_URL_FORMS}`)
     .default(DEFAULT_SETTINGS.redisUrl),
   sandboxImage: z.string().min(1).default(DEFAULT_SETTINGS.sandboxImage),
   controlTaskQueue: z.string().min(1).default(DEFAULT_SETTINGS.controlTaskQueue),

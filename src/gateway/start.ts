@@ -12,6 +12,7 @@ import type { AgentDefinition, AgentEndpoint } from '../sdk/index.js';
 import { silentLogger } from '../util/logger.js';
 import { AgentGateway, gatewayBusId, type CreateGatewayInput } from './gateway.js';
 import type { GatewayOptionsInput } from './options.js';
+import { redisClientOptions } from '../util/redis-url.js';
 
 /** The hooks a node passes to its gateway unchanged. */
 type GatewayHooks = Pick<
@@ -55,7 +56,7 @@ export interface GatewayNode {
 export async function startGatewayNode(input: GatewayNodeInput): Promise<GatewayNode> {
   const { redisUrl, prefix, masterKey, agents, gateway: options, bus: busOptions, ...hooks } = input;
   const logger = input.logger ?? silentLogger;
-  const redis = createClient({ url: redisUrl });
+  const redis = createClient(redisClientOptions(redisUrl));
   redis.on('error', (error: unknown) => logger.warn({ err: error }, 'gateway redis connection error'));
   await redis.connect();
   const commander = redis as unknown as RedisCommander;

@@ -16,6 +16,7 @@ import {
   type AuditEntry,
   type AuditEventKind,
 } from '../../audit/index.js';
+import { redisClientOptions } from '../../util/redis-url.js';
 
 /** What the audit commands need from the CLI. */
 export interface AuditCliDeps {
@@ -74,7 +75,7 @@ async function withLog<T>(
   signed: boolean,
   fn: (log: AuditLog) => Promise<T>,
 ): Promise<T> {
-  const client = createClient({ url: deps.redisUrl });
+  const client = createClient(redisClientOptions(deps.redisUrl));
   client.on('error', () => undefined);
   await client.connect();
   try {

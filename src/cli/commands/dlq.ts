@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createClient } from 'redis';
 import { DEAD_LETTER_REASONS, DeadLetters, streamKeys, type DeadLetterReason } from '../../bus/index.js';
+import { redisClientOptions } from '../../util/redis-url.js';
 
 /** What the dlq commands need; the lead wires it from the CLI's settings. */
 export interface DlqCliDeps {
@@ -10,7 +11,7 @@ export interface DlqCliDeps {
 }
 
 async function withDeadLetters<T>(deps: DlqCliDeps, fn: (d: DeadLetters) => Promise<T>): Promise<T> {
-  const client = createClient({ url: deps.redisUrl });
+  const client = createClient(redisClientOptions(deps.redisUrl));
   await client.connect();
   try {
     return await fn(new DeadLetters(client, streamKeys(deps.busPrefix ?? 'ars:bus')));

@@ -20,7 +20,7 @@ import {
   type EnvelopeHeader,
   type WireFrame,
 } from '../../../src/bus/index.js';
-import { randomId } from '../../../src/util/index.js';
+import { randomId, redisClientOptions } from '../../../src/util/index.js';
 
 export const REDIS_URL = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -35,7 +35,7 @@ export interface Env {
 
 export async function testEnv(url = REDIS_URL): Promise<Env> {
   const prefix = `test:${randomId('bus')}`;
-  const redis = createClient({ url });
+  const redis = createClient(redisClientOptions(url));
   await redis.connect();
   const keystore = createKeystore({
     masterKey: randomBytes(32),

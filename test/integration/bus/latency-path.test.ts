@@ -8,9 +8,10 @@ import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
 
 /**
  * The request/response fast path (docs/bus.md, "Request/response latency"): the replay check
- * pipelined behind the blocking read, and acks written in one batch before the next read.
+ * pipelined behind the blocking read, the next read waiting in Redis while a batch is handled, and
+ * acks written as each frame is done.
  */
-describe('bus latency path: pipelined replay check and acks on the consumer connection keep every guarantee', () => {
+describe('bus latency path: the pipelined replay check, read-ahead and early acks keep every guarantee', () => {
   let env: Env;
   before(async () => {
     env = await testEnv();
@@ -148,6 +149,72 @@ describe('bus latency path: pipelined replay check and acks on the consumer conn
     ]);
     assert.equal(await env.redis.sendCommand<number>(['XLEN', inbox]), 0, 'acked entries are deleted');
     assert.deepEqual(seen, ['1', '2', '3']);
+  });
+
+  test('read-ahead: while a handler runs the next read already waits in Redis; what it takes is handled after, in order; a close meanwhile loses nothing', async () => {
+    const options = { visibilityTimeoutMs: 300, claimIntervalMs: 100 };
+    const bus = await env.bus({ options });
+    await bus.register('ahead');
+    const inbox = `${env.prefix}:inbox:ahead`;
+    const gates = new Map<string, () => void>();
+    const seen: string[] = [];
+    const handler = async (m: { payload: Buffer }): Promise<void> => {
+      const p = m.payload.toString();
+      seen.push(p);
+      if (p === '1' || p === '3') await new Promise<void>((r) => gates.set(p, r));
+    };
+    const pendingCount = async (): Promise<number> =>
+      (await env.redis.sendCommand<[number]>(['XPENDING', inbox, 'inbox']))[0];
+    const until = async (what: string, ok: () => Promise<boolean> | boolean): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+        await sleep(10);
+      }
+    };
+
+    // a failed step must not leave a handler waiting forever (close() would wait for it)
+    const releaseAll = (): void => {
+      for (const g of gates.values()) g();
+    };
+    try {
+      const sub = await bus.consume('ahead', handler);
+      await bus.send({ from: 'x', to: 'ahead', payload: '1' });
+      await until('handler 1 to start', () => gates.has('1'));
+      await bus.send({ from: 'x', to: 'ahead', payload: '2' });
+      // the waiting read takes message 2 at once: it is delivered (pending) while handler 1 still runs
+      await until('message 2 to be taken by the waiting read', async () => (await pendingCount()) === 2);
+      assert.deepEqual(seen, ['1'], 'message 2 is not handled before handler 1 ends');
+      gates.get('1')?.();
+      await until(
+        'message 2 to be handled and both acked',
+        async () => seen.length === 2 && (await pendingCount()) === 0,
+      );
+      assert.deepEqual(seen, ['1', '2']);
+      assert.equal(await env.redis.sendCommand<number>(['XLEN', inbox]), 0, 'acked entries are deleted');
+
+      // close while handler 3 runs and message 4 has been read ahead: 4 is not handled by this consumer,
+      // stays pending, and the next consumer reclaims it after the visibility timeout
+      await bus.send({ from: 'x', to: 'ahead', payload: '3' });
+      await until('handler 3 to start', () => gates.has('3'));
+      await bus.send({ from: 'x', to: 'ahead', payload: '4' });
+      await until('message 4 to be read ahead', async () => (await pendingCount()) === 2);
+      const closed = sub.close();
+      gates.get('3')?.();
+      await closed;
+      assert.deepEqual(seen, ['1', '2', '3'], 'the closed consumer does not handle what it read ahead');
+      assert.equal(await pendingCount(), 1, 'message 4 is still pending, not lost');
+      const again: { payload: string; count: number }[] = [];
+      const sub2 = await bus.consume('ahead', (m) => {
+        again.push({ payload: m.payload.toString(), count: m.deliveryCount });
+      });
+      await until('message 4 to be redelivered', () => again.length === 1);
+      await sub2.close();
+      assert.deepEqual(again, [{ payload: '4', count: 2 }]);
+      assert.equal(await pendingCount(), 0);
+    } finally {
+      releaseAll();
+    }
   });
 
   test('registry cache: refreshed ahead in the background, yet an answer is never older than registryCacheMs', async () => {

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { compileSettings } from '../../../src/config/settings.js';
+import { REDIS_URL, testEnv, type Env } from './helpers.js';
+
+/** The socket scripts/services.sh gives the Redis it starts (beside TCP port 6379). */
+const socket = process.env.ARS_REDIS_SOCKET ?? join(compileSettings().stateDir, 'redis', 'redis.sock');
+
+describe('the bus over a Unix socket (ARS_REDIS_URL=unix://…)', () => {
+  let env: Env | undefined;
+  before(async () => {
+    if (existsSync(socket)) env = await testEnv(`unix://${socket}`);
+  });
+  after(async () => env?.cleanup());
+
+  test('signed request/response and direct messages over unix:// reach the same Redis as TCP', async (t) => {
+    if (!env) {
+      t.skip(
+        `SKIPPED: no Redis Unix socket at ${socket}. The Redis that scripts/services.sh starts has one; a Redis started otherwise needs --unixsocket (or set ARS_REDIS_SOCKET)`,
+      );
+      return;
+    }
+    const bus = await env.bus();
+    assert.equal(bus.options.redisUrl, `unix://${socket}`);
+    await bus.consume('echo', async (m) => {
+      if (m.kind === 'request') await bus.reply(m, { from: 'echo', payload: `re:${m.payload.toString()}` });
+    });
+    await bus.consume('asker', () => undefined);
+    const answer = await bus.request({ from: 'asker', to: 'echo', payload: 'ping', timeoutMs: 5000 });
+    assert.equal(answer.payload.toString(), 're:ping');
+
+    // the same server: a bus on the TCP URL with the same prefix and keystore delivers to it
+    const tcp = await env.bus({ options: { redisUrl: REDIS_URL } });
+    const got: string[] = [];
+    await tcp.consume('listener', (m) => {
+      got.push(m.payload.toString());
+    });
+    const sent = await bus.send({ from: 'echo', to: 'listener', payload: 'over the socket' });
+    assert.equal(sent.status, 'queued');
+    const deadline = Date.now() + 5000;
+    while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(got, ['over the socket']);
+  });
+});
