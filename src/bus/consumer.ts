@@ -66,6 +66,12 @@ const [CH_H, CH_S, CH_C, CH_T, CH_F] = [...'hsctf'].map((x) => x.charCodeAt(0));
  * returned at most this many (light traffic), as it copies the entries inside Redis.
  */
 const PIPELINED_SEEN_MAX = 8;
+/**
+ * A consumer reads ahead (writes its next read before the entries just read are handled) only after a
+ * read of at most this many messages: light traffic, where it saves a round trip per message. After a
+ * bigger read it reads once they are handled, so what arrived meanwhile comes in one read.
+ */
+const READ_AHEAD_MAX_MESSAGES = 8;
 
 /** a > b for stream entry ids ('ms-seq'). */
 function idAbove(a: string, b: string): boolean {
@@ -110,6 +116,8 @@ export class StreamConsumer {
   private lastId = '';
   /** A read is waiting on the consumer's connection: acks go out on the shared one meanwhile. */
   private reading = false;
+  /** Messages in the frames of the read being taken (counted by processBatch as it parses them). */
+  private taken = 0;
 
   constructor(
     private readonly ctx: BusContext,
@@ -137,8 +145,9 @@ export class StreamConsumer {
    * traffic) and, once per claim interval, an XAUTOCLAIM page. So a woken consumer has its entries,
    * their replay marks and any reclaimed entries without another round trip.
    *
-   * Reads ahead by one: as soon as a read returns, the next one is written, and it waits in Redis
-   * while the entries just read are handled (in order, one batch after the other). A message that
+   * Reads ahead by one under light traffic: as soon as a read of a few messages returns, the next
+   * one is written, and it waits in Redis while the entries just read are handled (in order, one batch
+   * after the other; after a bigger read, the next is written once it is handled). A message that
    * arrives while a handler runs — a request while the reply to the previous one is still being
    * acknowledged — is then handed over by Redis the moment it is added, not after a round trip to
    * re-issue the read (docs/bus.md, "Request/response latency"). While a read waits on the
@@ -214,10 +223,14 @@ export class StreamConsumer {
         const batches = reply ?? [];
         const claimed = claim;
         // the batch's first step (taking its entry ids, see processBatch) runs now, before the next read
+        this.taken = 0;
         handling = this.handle(batches, known, claimed).catch((error: unknown) => {
           // the entries stay pending: redelivered after the visibility timeout
           if (this.running) logger.warn({ err: error, stream }, 'bus consumer failed to handle a read');
         });
+        // a read that brought many messages: traffic is heavy, and the next read, made once these are
+        // handled, takes what arrived meanwhile in one go (reading ahead would take it frame by frame)
+        if (this.taken > READ_AHEAD_MAX_MESSAGES) await handling;
       } catch (error) {
         if (!this.running) break;
         failures++;
@@ -313,6 +326,7 @@ export class StreamConsumer {
   ): Promise<void> {
     const { ctx, spec } = this;
     const frames = entries.map(([entryId, fields, count]) => this.parse(entryId, fields, count));
+    for (const f of frames) this.taken += f.envs.length;
     for (const [entryId] of entries) if (idAbove(entryId, this.lastId)) this.lastId = entryId;
 
     // replay window (security on): the answers of the check pipelined behind the read, for frames

@@ -217,6 +217,35 @@ describe('bus latency path: the pipelined replay check, read-ahead and early ack
     }
   });
 
+  test('no read-ahead after a read of many messages: what arrives meanwhile waits for the next read', async () => {
+    const bus = await env.bus({ options: { security: 'off', maxBatch: 1 } });
+    await bus.register('heavy');
+    const inbox = `${env.prefix}:inbox:heavy`;
+    // 12 frames of one message each, waiting before the consumer starts: its first read takes all 12
+    for (let i = 0; i < 12; i++) await bus.send({ from: 'x', to: 'heavy', payload: `m${i}` });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    const sub = await bus.consume('heavy', async (m) => {
+      seen.push(m.payload.toString());
+      if (seen.length === 1) await gate;
+    });
+    try {
+      const deadline = Date.now() + 5000;
+      while (seen.length === 0 && Date.now() < deadline) await sleep(10);
+      await bus.send({ from: 'x', to: 'heavy', payload: 'late' });
+      await sleep(300);
+      const [pending] = await env.redis.sendCommand<[number]>(['XPENDING', inbox, 'inbox']);
+      assert.equal(pending, 12, 'the late message is not taken while the 12 are handled');
+    } finally {
+      release();
+    }
+    const deadline = Date.now() + 5000;
+    while (seen.length < 13 && Date.now() < deadline) await sleep(10);
+    await sub.close();
+    assert.deepEqual(seen, [...Array.from({ length: 12 }, (_, i) => `m${i}`), 'late']);
+  });
+
   test('registry cache: refreshed ahead in the background, yet an answer is never older than registryCacheMs', async () => {
     const bus = await env.bus({ options: { security: 'off', registryCacheMs: 300 } });
     await bus.register('gone');
