@@ -13,6 +13,7 @@ import { findPoliciesRoot } from '../../src/policy/index.js';
 import { LABELS } from '../../src/sandbox/index.js';
 import { randomId } from '../../src/util/ids.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { redisClientOptions } from '../../src/util/redis-url.js';
 import {
   connect,
   createControlWorker,
@@ -104,7 +105,7 @@ export async function eventually<T>(
 
 /** Deletes this test's Redis keys (never a fixed or shared prefix). */
 export async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
-  const redis = createClient({ url: redisUrl });
+  const redis = createClient(redisClientOptions(redisUrl));
   await redis.connect();
   try {
     const keys: string[] = [];
