@@ -14,6 +14,7 @@ import {
   type FrameHeader,
   type SendMeta,
 } from '../../../src/bus/index.js';
+import { encodeFrameHeaderFrom, readFrameHeader } from '../../../src/bus/frame.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { CanonicalEncodingError, decodeCanonical, encodeCanonical } from '../../../src/crypto/index.js';
 
@@ -107,6 +108,76 @@ describe('envelope header and frame encoding', () => {
       envelope.map((e) => encodeEnvelopeHeader(e)),
       { maxLength: 8 },
     ),
+  });
+
+  // headers as the sender makes them: runs that share kind, recipient, delivery, ttl and corr and differ in
+  // id, len and ts (ASCII ids of one length, like UUIDs), mixed with headers that break the run
+  const asciiId = fc.string({ unit: fc.constantFrom(...'0123456789abcdef-'), minLength: 36, maxLength: 36 });
+  const runOf = (base: EnvelopeHeader): fc.Arbitrary<EnvelopeHeader> =>
+    fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc
+          .record({ id: asciiId, len: fc.nat(), ts: fc.maxSafeNat() })
+          .map((v) => ({ ...base, ...v })),
+      },
+      { weight: 1, arbitrary: fc.record({ id: text }).map((v) => ({ ...base, ...v })) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .constantFrom(...FIELDS)
+          .chain((field) => envelope.map((other) => ({ ...base, id: base.id, [field]: other[field] }))),
+      },
+      { weight: 1, arbitrary: envelope },
+    );
+  const batch = fc
+    .tuple(envelope, asciiId)
+    .chain(([e, id]) =>
+      fc.array(runOf({ ...e, id }), { maxLength: 12 }).map((rest) => [{ ...e, id }, ...rest]),
+    );
+  const fields = fc.record({
+    fid: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((u) => Buffer.from(u)),
+    from: text,
+    kid: fc.option(text),
+    ekid: fc.option(text),
+    nonce: fc.option(fc.uint8Array({ minLength: 12, maxLength: 12 }).map((u) => Buffer.from(u))),
+  });
+
+  test("the sender's frame header writer is byte for byte the generic encoding (headers in runs, as the sender makes them)", () => {
+    fc.assert(
+      fc.property(fields, batch, (f, headers) => {
+        const fast = encodeFrameHeaderFrom(f, headers);
+        const slow = encodeFrameHeader({ ...f, envs: headers.map(encodeEnvelopeHeader) });
+        assert.ok(fast.equals(slow), 'byte-identical');
+        const { envs } = readFrameHeader(fast);
+        assert.deepStrictEqual(
+          envs.map((e) => ({ ...e })),
+          headers.map((h) => ({ ...h })),
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('a header in a run is checked like any other: an unsafe ts or len throws, naming the field', () => {
+    const base: EnvelopeHeader = {
+      id: '0'.repeat(36),
+      kind: 'direct',
+      to: 'b',
+      ts: 1,
+      ttl: 1000,
+      delivery: 'at-least-once',
+      corr: null,
+      len: 3,
+    };
+    const f = { fid: Buffer.alloc(16), from: 'a', kid: null, ekid: null, nonce: null };
+    for (const bad of [{ ts: 2 ** 53 }, { len: 1.5 }]) {
+      const field = Object.keys(bad)[0] as string;
+      assert.throws(
+        () => encodeFrameHeaderFrom(f, [base, { ...base, id: '1'.repeat(36), ...bad }]),
+        (e: unknown) => e instanceof CanonicalEncodingError && e.message.includes(`'${field}'`),
+      );
+    }
   });
 
   test('frame header round trip; the signed bytes change with any header, ciphertext or tag byte', () => {
