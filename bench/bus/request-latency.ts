@@ -18,13 +18,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
-import { deleteKeys } from '../../test/helpers/runtime.js';
+import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
 
 type Client = ReturnType<typeof createClient>;
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -33,9 +31,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const TRACE = Number(process.env.BENCH_TRACE ?? 3);
 const WARMUP = 200;
 /** The Unix socket of the same Redis (scripts/services.sh starts Redis with one). */
-const SOCKET =
-  process.env.ARS_REDIS_SOCKET ??
-  join(process.env.ARS_HOME ?? fileURLToPath(new URL('../../.ars', import.meta.url)), 'redis', 'redis.sock');
+const SOCKET = servicesRedisSocket();
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

@@ -220,11 +220,9 @@ export class StreamConsumer {
         // the previous batch first (order); its acks were written while this read waited
         await handling;
         if (!this.running) break;
-        const batches = reply ?? [];
-        const claimed = claim;
         // the batch's first step (taking its entry ids, see processBatch) runs now, before the next read
         this.taken = 0;
-        handling = this.handle(batches, known, claimed).catch((error: unknown) => {
+        handling = this.handle(reply ?? [], known, claim).catch((error: unknown) => {
           // the entries stay pending: redelivered after the visibility timeout
           if (this.running) logger.warn({ err: error, stream }, 'bus consumer failed to handle a read');
         });

@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { ArsClient } from '../client/index.js';
 import { ConfigError, compileSettings, type Settings } from '../config/index.js';
 import { ArsError } from '../util/errors.js';
 
-/** The project root (the CLI runs from dist/src/cli). */
-export const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
+/** The checkout the CLI runs from. */
+export { projectRoot } from '../util/project-root.js';
 
 /** Bad command-line input; exits with status 2. */
 export class UsageError extends ArsError {

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { parseOrThrow } from './errors.js';
+import { projectRoot } from '../util/project-root.js';
 import { REDIS_URL_FORMS, REDIS_URL_PATTERN } from '../util/redis-url.js';
 
 /** Where the runtime finds its engines, and how this host names itself. Read from ARS_* variables. */
@@ -19,9 +20,6 @@ export const DEFAULT_SETTINGS = {
   /** @default 'ars-control' */
   controlTaskQueue: 'ars-control',
 } as const;
-
-/** The checkout this module runs from (dist/src/config → three levels up). */
-const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 const HOST_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -83,8 +81,8 @@ export function compileSettings(
       hostname()
         .replace(/[^A-Za-z0-9_.-]/g, '-')
         .slice(0, 63),
-    stateDir: env.ARS_HOME ?? `${projectRoot}.ars`,
-    policyDir: env.ARS_POLICY_DIR ?? `${projectRoot}policies/default`,
+    stateDir: env.ARS_HOME ?? join(projectRoot, '.ars'),
+    policyDir: env.ARS_POLICY_DIR ?? join(projectRoot, 'policies', 'default'),
     auditPrefix: env.ARS_AUDIT_PREFIX,
     busPrefix: env.ARS_BUS_PREFIX,
   };

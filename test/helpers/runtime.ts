@@ -103,6 +103,16 @@ export async function eventually<T>(
   }
 }
 
+/** The Unix socket of the Redis that scripts/services.sh starts (ARS_REDIS_SOCKET overrides). */
+export function servicesRedisSocket(): string {
+  return process.env.ARS_REDIS_SOCKET ?? join(compileSettings().stateDir, 'redis', 'redis.sock');
+}
+
+/** A DSL identifier unique to this run (DSL names take no '-'). */
+export function dslName(prefix: string): string {
+  return randomId(prefix).replace(/-/g, '_');
+}
+
 /** Deletes this test's Redis keys (never a fixed or shared prefix). */
 export async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
   const redis = createClient(redisClientOptions(redisUrl));

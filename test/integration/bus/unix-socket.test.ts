@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { compileSettings } from '../../../src/config/settings.js';
+import { servicesRedisSocket } from '../../helpers/runtime.js';
 import { REDIS_URL, testEnv, type Env } from './helpers.js';
 
-/** The socket scripts/services.sh gives the Redis it starts (beside TCP port 6379). */
-const socket = process.env.ARS_REDIS_SOCKET ?? join(compileSettings().stateDir, 'redis', 'redis.sock');
+const socket = servicesRedisSocket();
 
 describe('the bus over a Unix socket (ARS_REDIS_URL=unix://…)', () => {
   let env: Env | undefined;

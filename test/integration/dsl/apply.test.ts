@@ -21,14 +21,12 @@ import { registerApplyCommands } from '../../../src/cli/commands/apply.js';
 import { randomId } from '../../../src/util/ids.js';
 import {
   copyDefaultPolicies,
+  dslName,
   eventually,
   removeRuns,
   startTestRuntime,
   type TestRuntime,
 } from '../../helpers/runtime.js';
-
-/** A DSL identifier that is unique to this run. */
-const uniqueName = (prefix: string): string => randomId(prefix).replace(/-/g, '_');
 
 describe('ars apply: DSL definitions deployed on the real runtime', () => {
   let runtime: TestRuntime;
@@ -67,7 +65,7 @@ describe('ars apply: DSL definitions deployed on the real runtime', () => {
   };
 
   test('an agent with metadata, capabilities, a policy block and a with-block runs in Docker; its Cedar file is installed and enforced by the engine', async () => {
-    const agent = uniqueName('writer');
+    const agent = dslName('writer');
     const marker = randomId('applied');
     const path = await define(
       `${agent}.symbi`,
@@ -163,8 +161,8 @@ agent ${agent}(path: String) -> bool {
   });
 
   test('malformed DSL deploys nothing: no workflow, no schedule, no policy file', async () => {
-    const agent = uniqueName('broken');
-    const schedule = uniqueName('never');
+    const agent = dslName('broken');
+    const schedule = dslName('never');
     const before = await dslFiles();
     const path = await define(
       `${agent}.symbi`,
@@ -198,7 +196,7 @@ schedule ${schedule} { cron: "0 3 * * *", agent: "${agent}" }
   });
 
   test('a policy rule that does not fit the Cedar schema is refused at compile time with its position', async () => {
-    const agent = uniqueName('teleporter');
+    const agent = dslName('teleporter');
     const path = await define(
       `${agent}.symbi`,
       `agent ${agent}() -> bool {
@@ -227,8 +225,8 @@ schedule ${schedule} { cron: "0 3 * * *", agent: "${agent}" }
   });
 
   test('an agent the existing policies deny deploys nothing, and the refusal names the policy', async () => {
-    const agent = uniqueName('denied');
-    const schedule = uniqueName('denied_sched');
+    const agent = dslName('denied');
+    const schedule = dslName('denied_sched');
     const forbid = join(policyDir, `test-forbid-${agent}.cedar`);
     await writeFile(
       forbid,
@@ -270,7 +268,7 @@ schedule ${schedule} { interval: 1h, agent: "${agent}" }
     }
 
     // Limits above what the default policies permit: no permit applies, so creation is denied.
-    const big = uniqueName('big');
+    const big = dslName('big');
     const bigPath = await define(
       `${big}.symbi`,
       `agent ${big}() -> bool {
@@ -285,7 +283,7 @@ schedule ${schedule} { interval: 1h, agent: "${agent}" }
       return true;
     });
     // A high-risk agent in a Docker sandbox: the tier-for-risk rule does not permit it.
-    const risky = uniqueName('risky');
+    const risky = dslName('risky');
     const riskyPath = await define(
       `${risky}.symbi`,
       `agent ${risky}() -> bool {
@@ -299,7 +297,7 @@ schedule ${schedule} { interval: 1h, agent: "${agent}" }
   });
 
   test('policies that would not load together with the directory are refused before anything is written', async () => {
-    const agent = uniqueName('clash');
+    const agent = dslName('clash');
     const clash = join(policyDir, `test-clash-${agent}.cedar`);
     // Another file already uses the id the DSL policy will get.
     await writeFile(
@@ -339,8 +337,8 @@ permit (principal, action == Ars::Action::"Subscribe", resource is Ars::Topic);
   });
 
   test('a schedule block becomes a Temporal Schedule that starts the agent; re-applying updates it', async () => {
-    const agent = uniqueName('nightly');
-    const name = uniqueName('sched');
+    const agent = dslName('nightly');
+    const name = dslName('sched');
     const id = scheduleId(name);
     const marker = randomId('scheduled');
     const body = (cron: string): string => `metadata { version = "1" }
@@ -424,8 +422,8 @@ schedule ${name} { cron: "${cron}", agent: "${agent}", timezone: "Europe/Paris" 
   });
 
   test('a dry run checks everything and deploys nothing', async () => {
-    const agent = uniqueName('dry');
-    const name = uniqueName('dry_sched');
+    const agent = dslName('dry');
+    const name = dslName('dry_sched');
     const path = await define(
       `${agent}.symbi`,
       `agent ${agent}() -> bool {
@@ -473,7 +471,7 @@ schedule ${name} { every: 1h, agent: "${agent}" }
         process.exitCode = previous;
       }
     };
-    const agent = uniqueName('cli');
+    const agent = dslName('cli');
     const marker = randomId('cli');
     const path = await define(
       `${agent}.dsl`,

@@ -12,16 +12,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { applyFile } from '../../../src/apply/index.js';
 import type { AuditEntry } from '../../../src/audit/index.js';
-import { randomId } from '../../../src/util/ids.js';
 import {
   copyDefaultPolicies,
+  dslName,
   eventually,
   removeRuns,
   startTestRuntime,
   type TestRuntime,
 } from '../../helpers/runtime.js';
-
-const uniqueName = (prefix: string): string => randomId(prefix).replace(/-/g, '_');
 
 /** Tries /tmp, then /scratch (the brief's command); prints `wrote` only if the /scratch write worked. */
 const WRITE_COMMAND = `["sh", "-c", "echo x > /tmp/t || echo tmp-refused; echo x > /scratch/f && echo wrote"]`;
@@ -80,7 +78,7 @@ describe('a DSL deny rule blocks the action at run time', () => {
   };
 
   test('deny: ["write"] → the write fails with EROFS and the denial is audited; without the rule the agent writes', async () => {
-    const agent = uniqueName('scribe');
+    const agent = dslName('scribe');
     const { applied } = await apply(`${agent}.symbi`, definition(agent, 'deny: ["write"]'));
     // applyFile starts the agent right after writing the Cedar file; the grant check reloads from
     // disk first, so no wait for the control worker's watcher is needed.
@@ -143,7 +141,7 @@ describe('a DSL deny rule blocks the action at run time', () => {
   });
 
   test('the Symbiont example deny: ["network_access", "write"] loads unchanged and is enforced in a gVisor sandbox too', async () => {
-    const agent = uniqueName('guarded');
+    const agent = dslName('guarded');
     const { applied } = await apply(
       `${agent}.symbi`,
       definition(agent, 'deny: ["network_access", "write"]').replace('sandbox = docker', 'sandbox = gvisor'),
@@ -158,7 +156,7 @@ describe('a DSL deny rule blocks the action at run time', () => {
   });
 
   test('a persistent agent is checked before every task: a forbid written between tasks applies to the next one', async () => {
-    const agent = uniqueName('keeper');
+    const agent = dslName('keeper');
     const { applied } = await apply(
       `${agent}.symbi`,
       definition(agent, 'allow: read(f) if f.in_project == true', ', memory = persistent'),
