@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
-import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
+import { createKeystore, createRedisKeystoreBackend, ed25519Provider } from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
 
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const admin: Client = createClient(redisClientOptions(url));
   await admin.connect();
   console.log(
-    `# request/response latency (node ${process.version}, redis ${url}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B; median of the rounds' p50/p99; shared 2-core machine: noisy`,
+    `# request/response latency (node ${process.version}, redis ${url}, Ed25519 by ${ed25519Provider}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B; median of the rounds' p50/p99; shared 2-core machine: noisy`,
   );
   const raw = await rawTwoHop(prefix);
   const buses = {

@@ -46,3 +46,8 @@ export class DecryptionError extends ArsError {
     super(message);
   }
 }
+
+/** ARS_ED25519 names an unknown Ed25519 provider, or `sodium` when the sodium-native addon does not load. */
+export class Ed25519ProviderError extends ArsError {
+  readonly code = 'ARS_ED25519_PROVIDER';
+}

@@ -1,6 +1,7 @@
 /**
  * Cryptographic building blocks of the runtime: a canonical (injective, deterministic) encoding
- * for signed records, Ed25519 signatures on Node's built-in KeyObjects, AES-256-GCM with fresh
+ * for signed records, Ed25519 signatures on Node KeyObjects (by libsodium through
+ * the optional sodium-native addon when it loads, else by Node's built-in OpenSSL), AES-256-GCM with fresh
  * 96-bit nonces, the master key loader, and the keystore of per-owner signing and encryption keys
  * (rotated on an interval with a grace window, sealed at rest, never handed to a sandbox).
  */
@@ -11,6 +12,9 @@ export {
   verifyEd25519,
   exportPrivateKey,
   importPrivateKey,
+  ed25519Provider,
+  ED25519_PROVIDER_ENV,
+  type Ed25519Provider,
   type SigningKeyPair,
 } from './ed25519.js';
 export { sealAead, openAead, AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type Sealed } from './aead.js';
@@ -36,4 +40,10 @@ export {
   type KeystoreBackend,
 } from './keystore-backend.js';
 export type { RedisCommander } from './redis-commander.js';
-export { CanonicalEncodingError, MasterKeyError, KeystoreError, DecryptionError } from './errors.js';
+export {
+  CanonicalEncodingError,
+  MasterKeyError,
+  KeystoreError,
+  DecryptionError,
+  Ed25519ProviderError,
+} from './errors.js';
