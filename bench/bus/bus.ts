@@ -4,7 +4,8 @@
  * 100 subscribers; each figure is the median of several rounds and is printed beside the raw engine
  * limits measured in the same run (redis-benchmark XADD pipelined and unpipelined, Ed25519
  * sign/verify by Node crypto and by the bus's provider, AES-256-GCM, SHA-256). Run: npx tsx bench/bus/bus.ts
- * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 3), BENCH_N (messages per throughput round, default 100000).
+ * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 3), BENCH_N (messages per throughput round, default 100000),
+ * BENCH_WINDOW (messages a sender keeps outstanding, default 4096).
  */
 import { execFileSync, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -88,15 +89,27 @@ function rate(fn: () => void, ms = 500): number {
   return (n * 1000) / (performance.now() - t0);
 }
 
-/** Sends n 1 KB messages with a sliding window of outstanding batches of send() calls. */
+/**
+ * Messages a sending agent keeps outstanding (sent, not yet acknowledged by Redis): 16 full frames of
+ * `maxBatch` (256). A window of 16,384 (what this bench used before) measured 10-25% slower here, with
+ * ~8 instead of ~5-6 µs of sender CPU per message: 16k pending sends (each a promise, its resolvers and
+ * its queue entry) survive every young-generation GC and make each scavenge copy megabytes
+ * (docs/bus.md, "Measured").
+ */
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 4096);
+if (!Number.isSafeInteger(WINDOW) || WINDOW < 4)
+  throw new Error(`BENCH_WINDOW='${process.env.BENCH_WINDOW}' must be an integer of at least 4`);
+
+/** Sends n 1 KB messages keeping about WINDOW outstanding, in 4 chunks of send() calls. */
 async function pump(sender: Bus, n: number, payload: Buffer): Promise<void> {
+  const chunk = Math.max(1, Math.floor(WINDOW / 4));
   const window: Promise<unknown>[] = [];
-  for (let i = 0; i < n; i += 2048) {
+  for (let i = 0; i < n; i += chunk) {
     const batch = [];
-    for (let j = i; j < Math.min(n, i + 2048); j++)
+    for (let j = i; j < Math.min(n, i + chunk); j++)
       batch.push(sender.send({ from: 'src', to: 'sink', payload }));
     window.push(Promise.all(batch));
-    if (window.length >= 8) await window.shift();
+    if (window.length >= 4) await window.shift();
   }
   await Promise.all(window);
 }
@@ -227,7 +240,7 @@ async function main(): Promise<void> {
   const masterKey = randomBytes(32);
   const ks = createKeystore({ masterKey, backend: createRedisKeystoreBackend(admin, prefix) });
   console.log(
-    `# bus benchmark (node ${process.version}, redis ${url}, ${ROUNDS} rounds); shared 2-core machine: noisy`,
+    `# bus benchmark (node ${process.version}, redis ${url}, ${ROUNDS} rounds, ${WINDOW} sends outstanding); shared 2-core machine: noisy`,
   );
 
   const redisPid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1]);
