@@ -64,20 +64,39 @@ const sodium = loadSodium();
 /** The provider in use (see {@link Ed25519Provider}). */
 export const ed25519Provider: Ed25519Provider = sodium ? 'sodium' : 'node';
 
+/** The fixed DER prefixes of an Ed25519 PKCS#8 private key (then the 32-byte seed) and SPKI public key. */
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
 /**
  * The raw key bytes libsodium takes, derived once per KeyObject: the 64-byte secret key (seed ‖
  * public key) of a private key, the 32-byte public key of either kind. Held as long as the
- * KeyObject is (the keystore keeps the keys it uses in memory anyway).
+ * KeyObject is (the keystore keeps the keys it uses in memory anyway). The secret key is copied
+ * from DER into its own memory (not Node's shared buffer pool, not a string) and the DER is zeroed.
  */
 const secretKeys = new WeakMap<KeyObject, Buffer>();
 const publicKeys = new WeakMap<KeyObject, Buffer | null>();
 
+/** The 32 public key bytes of an Ed25519 key (public, or private: its public half). */
+function spkiKey(key: KeyObject): Buffer | null {
+  const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'der', type: 'spki' });
+  return spki.length === 44 && spki.subarray(0, 12).equals(SPKI_PREFIX) ? spki.subarray(12) : null;
+}
+
 function rawSecretKey(key: KeyObject): Buffer {
   let sk = secretKeys.get(key);
   if (sk === undefined) {
-    const { d, x } = key.export({ format: 'jwk' });
-    sk = Buffer.concat([Buffer.from(d ?? '', 'base64url'), Buffer.from(x ?? '', 'base64url')]);
-    if (sk.length !== 64) throw new TypeError('signEd25519: malformed Ed25519 private key');
+    const der = key.export({ format: 'der', type: 'pkcs8' });
+    const pk = spkiKey(key);
+    try {
+      if (der.length !== 48 || !der.subarray(0, 16).equals(PKCS8_PREFIX) || pk === null)
+        throw new TypeError('signEd25519: malformed Ed25519 private key');
+      sk = Buffer.alloc(64);
+      der.copy(sk, 0, 16);
+      pk.copy(sk, 32);
+    } finally {
+      der.fill(0);
+    }
     secretKeys.set(key, sk);
   }
   return sk;
@@ -87,12 +106,7 @@ function rawSecretKey(key: KeyObject): Buffer {
 function rawPublicKey(key: KeyObject): Buffer | null {
   let pk = publicKeys.get(key);
   if (pk === undefined) {
-    pk = null;
-    if (key.type !== 'secret' && key.asymmetricKeyType === 'ed25519') {
-      const { x } = key.export({ format: 'jwk' });
-      if (typeof x === 'string') pk = Buffer.from(x, 'base64url');
-      if (pk?.length !== 32) pk = null;
-    }
+    pk = key.type !== 'secret' && key.asymmetricKeyType === 'ed25519' ? spkiKey(key) : null;
     publicKeys.set(key, pk);
   }
   return pk;
