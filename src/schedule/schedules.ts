@@ -84,6 +84,11 @@ export interface TriggeredRun {
   readonly name: string;
   /** The workflow of the run just started, or undefined when none appeared in time (e.g. skipped by the overlap policy). */
   readonly workflowId: string | undefined;
+  /**
+   * The run id of that workflow's first execution. Temporal names a schedule's runs by the second they
+   * start, so two runs started within one second share the workflow id and differ only here.
+   */
+  readonly runId: string | undefined;
   /** Temporal UI page of that workflow. */
   readonly ui: string | undefined;
 }
@@ -237,7 +242,7 @@ export async function unpauseSchedule(client: ArsClient, name: string, note?: st
 /**
  * Starts a run now (even when paused) under the schedule's overlap policy, or `options.overlap`, and
  * waits up to `waitMs` for its workflow to appear among the schedule's running or recent actions.
- * Returns its workflow id, or undefined when none appeared (under `skip`, a trigger while an earlier
+ * Returns its workflow id and run id, or undefined when none appeared (under `skip`, a trigger while an earlier
  * run still runs starts nothing). The schedule's policy is passed explicitly: Temporal's SDK would
  * otherwise use `allow-all`, and Temporal does not track runs started under `allow-all` as running,
  * so later `skip` decisions would not see them.
@@ -248,27 +253,29 @@ export async function triggerSchedule(
   options: TriggerOptions = {},
 ): Promise<TriggeredRun> {
   const waitMs = options.waitMs ?? DEFAULT_TRIGGER_WAIT_MS;
-  const seen = (d: ScheduleDescription): string[] => [
-    ...d.info.recentActions.map((a) => a.action.workflow.workflowId),
-    ...d.info.runningActions.map((a) => a.workflow.workflowId),
+  // runs are told apart by run id: two runs started within one second share the workflow id
+  const seen = (d: ScheduleDescription): { workflowId: string; firstExecutionRunId: string }[] => [
+    ...d.info.recentActions.map((a) => a.action.workflow),
+    ...d.info.runningActions.map((a) => a.workflow),
   ];
   return onSchedule(client, name, async (h) => {
     const current = await h.describe();
-    const before = new Set(seen(current));
+    const before = new Set(seen(current).map((w) => w.firstExecutionRunId));
     await h.trigger(
       options.overlap !== undefined ? TEMPORAL_OVERLAP[options.overlap] : current.policies.overlap,
     );
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const started = seen(await h.describe()).find((id) => !before.has(id));
+      const started = seen(await h.describe()).find((w) => !before.has(w.firstExecutionRunId));
       if (started !== undefined) {
         return {
           name,
-          workflowId: started,
-          ui: `${uiBase(client.settings)}/workflows/${encodeURIComponent(started)}`,
+          workflowId: started.workflowId,
+          runId: started.firstExecutionRunId,
+          ui: `${uiBase(client.settings)}/workflows/${encodeURIComponent(started.workflowId)}`,
         };
       }
-      if (Date.now() >= deadline) return { name, workflowId: undefined, ui: undefined };
+      if (Date.now() >= deadline) return { name, workflowId: undefined, runId: undefined, ui: undefined };
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   });

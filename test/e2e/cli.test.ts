@@ -47,13 +47,18 @@ describe('ars CLI against the real services', () => {
     const status = JSON.parse(inspect.stdout) as { state: string; history: { to: string }[] };
     assert.equal(status.state, 'Terminated');
 
-    // Visibility is eventually consistent: the agent shows up in `ps` within a moment.
-    const listed = await eventually(async () => {
-      const ps = await runCli(['ps', '--all', '--name', 'cli-echo', '--json'], env);
-      assert.equal(ps.code, 0, ps.stderr);
-      const agents = JSON.parse(ps.stdout) as { agentId: string; state: string }[];
-      return agents.find((a) => a.agentId === id);
-    }, 'agent listed by ps');
+    // Visibility is eventually consistent: the agent shows up in `ps` within a moment (on a loaded
+    // machine, each `ars ps` is a process start of its own, and the lag grows: 90 s).
+    const listed = await eventually(
+      async () => {
+        const ps = await runCli(['ps', '--all', '--name', 'cli-echo', '--json'], env);
+        assert.equal(ps.code, 0, ps.stderr);
+        const agents = JSON.parse(ps.stdout) as { agentId: string; state: string }[];
+        return agents.find((a) => a.agentId === id);
+      },
+      'agent listed by ps',
+      90_000,
+    );
     assert.equal(listed.state, 'Terminated');
   });
 

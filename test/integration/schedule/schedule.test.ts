@@ -119,6 +119,7 @@ describe('ars schedule: Temporal Schedules that start agents', () => {
     // Run now: the agent workflow runs through the workers to completion.
     const run = await triggerSchedule(runtime.ars, name);
     assert.ok(run.workflowId, 'the started workflow id is returned');
+    assert.ok(run.runId, 'and its run id');
     workflows.push(run.workflowId);
     assert.ok(run.workflowId.startsWith(`agent-${name}-`), run.workflowId);
     assert.equal(
@@ -150,11 +151,13 @@ describe('ars schedule: Temporal Schedules that start agents', () => {
     // A paused schedule still runs when triggered. (allow-all: the schedule's own record of the first
     // run's end can lag behind what describe shows, and under its skip policy Temporal would then drop
     // this trigger — overlap is tested on its own below.)
+    // Temporal names a schedule's runs by the second they start: when the first run took less than a
+    // second, this one has the same workflow id, and only the run id tells them apart.
     const second = await triggerSchedule(runtime.ars, name, { overlap: 'allow-all' });
-    assert.ok(second.workflowId && second.workflowId !== run.workflowId, String(second.workflowId));
+    assert.ok(second.workflowId && second.runId && second.runId !== run.runId, String(second.workflowId));
     workflows.push(second.workflowId);
     const secondResult = (await runtime.ars.temporal.workflow
-      .getHandle(second.workflowId)
+      .getHandle(second.workflowId, second.runId)
       .result()) as AgentResult;
     assert.equal(secondResult.result?.stdout, `${marker}\n`);
 
