@@ -97,19 +97,21 @@ function rate(fn: () => void, ms = 500): number {
  * (docs/bus.md, "Measured").
  */
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 4096);
-if (!Number.isSafeInteger(WINDOW) || WINDOW < 4)
-  throw new Error(`BENCH_WINDOW='${process.env.BENCH_WINDOW}' must be an integer of at least 4`);
+/** The window is kept as this many chunks of send() calls, each awaited as one Promise.all. */
+const CHUNKS = 4;
+if (!Number.isSafeInteger(WINDOW) || WINDOW < CHUNKS)
+  throw new Error(`BENCH_WINDOW='${process.env.BENCH_WINDOW}' must be an integer of at least ${CHUNKS}`);
 
-/** Sends n 1 KB messages keeping about WINDOW outstanding, in 4 chunks of send() calls. */
+/** Sends n 1 KB messages keeping about WINDOW outstanding. */
 async function pump(sender: Bus, n: number, payload: Buffer): Promise<void> {
-  const chunk = Math.max(1, Math.floor(WINDOW / 4));
+  const chunk = Math.floor(WINDOW / CHUNKS);
   const window: Promise<unknown>[] = [];
   for (let i = 0; i < n; i += chunk) {
     const batch = [];
     for (let j = i; j < Math.min(n, i + chunk); j++)
       batch.push(sender.send({ from: 'src', to: 'sink', payload }));
     window.push(Promise.all(batch));
-    if (window.length >= 4) await window.shift();
+    if (window.length >= CHUNKS) await window.shift();
   }
   await Promise.all(window);
 }

@@ -83,9 +83,19 @@ function spkiKey(key: KeyObject): Buffer | null {
   return spki.length === 44 && spki.subarray(0, 12).equals(SPKI_PREFIX) ? spki.subarray(12) : null;
 }
 
+/** Throws the TypeError both providers give for a key that is not an Ed25519 private key. */
+function assertSigningKey(key: KeyObject): void {
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')
+    throw new TypeError(
+      `signEd25519 needs an Ed25519 private key, not a ${key.type} ${key.asymmetricKeyType ?? ''} key`,
+    );
+}
+
+/** Checked once per key, when its bytes are first derived (not on every signature). */
 function rawSecretKey(key: KeyObject): Buffer {
   let sk = secretKeys.get(key);
   if (sk === undefined) {
+    assertSigningKey(key);
     const der = key.export({ format: 'der', type: 'pkcs8' });
     const pk = spkiKey(key);
     try {
@@ -119,11 +129,10 @@ export function generateSigningKeyPair(): SigningKeyPair {
 
 /** Signs `data` with an Ed25519 private key; returns the 64-byte signature. */
 export function signEd25519(privateKey: KeyObject, data: Uint8Array): Buffer {
-  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519')
-    throw new TypeError(
-      `signEd25519 needs an Ed25519 private key, not a ${privateKey.type} ${privateKey.asymmetricKeyType ?? ''} key`,
-    );
-  if (!sodium) return sign(null, data, privateKey);
+  if (!sodium) {
+    assertSigningKey(privateKey);
+    return sign(null, data, privateKey);
+  }
   const signature = Buffer.allocUnsafe(64);
   sodium.crypto_sign_detached(signature, data, rawSecretKey(privateKey));
   return signature;
