@@ -1,4 +1,7 @@
-/** Messages between bench/bus/bus.ts and its receiver child process (bench/bus/receiver.ts). */
+/**
+ * Messages between the bus benchmarks (bench/bus/bus.ts, bench/bus/request-latency.ts) and their child
+ * process (bench/bus/receiver.ts).
+ */
 export const RECEIVER_READY = 'ready';
 
 export type ReceiverRequest =
@@ -9,6 +12,11 @@ export type ReceiverRequest =
       keystorePrefix: string;
       security: 'off' | 'signed-encrypted';
       masterKey: string;
+      /**
+       * 'sink' (default) counts the messages sent to agent 'sink'; 'echo' answers every request to
+       * agent 'server' with its own payload.
+       */
+      role?: 'sink' | 'echo';
     }
   | { kind: 'expect'; n: number }
   | { kind: 'stop' };

@@ -1,7 +1,9 @@
 /**
- * The receiving side of the two-process direct benchmark (forked by bench/bus/bus.ts): consumes the
- * 'sink' inbox with its own bus and keystore (same Redis, prefix and master key) and reports when
- * the expected number of messages has arrived.
+ * The second process of the bus benchmarks, with its own bus and keystore (same Redis, prefix and
+ * master key). As the receiving side of the two-process direct benchmark (forked by
+ * bench/bus/bus.ts) it consumes the 'sink' inbox and reports when the expected number of messages has
+ * arrived; as the server of the two-process request/response series (bench/bus/request-latency.ts)
+ * it answers every request to 'server' with its payload.
  */
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
@@ -28,9 +30,15 @@ process.on('message', (m: ReceiverRequest) => {
         keystore,
         options: { redisUrl: m.url, prefix: m.prefix, security: m.security },
       });
-      await bus.consume('sink', () => {
-        if (++got === target) reply({ kind: 'done', n: got });
-      });
+      const b = bus;
+      if (m.role === 'echo')
+        await b.consume('server', async (r) => {
+          if (r.kind === 'request') await b.reply(r, { from: 'server', payload: r.payload });
+        });
+      else
+        await b.consume('sink', () => {
+          if (++got === target) reply({ kind: 'done', n: got });
+        });
       reply({ kind: RECEIVER_READY });
     } else if (m.kind === 'expect') {
       got = 0;

@@ -12,24 +12,36 @@
  * which round trips lie on the request path.
  * When the Redis has a Unix socket (scripts/services.sh gives it one), the PING, the raw two-hop and the
  * signed bus series are measured over it too, in the same rounds.
+ * The signed series is also measured with the server in a second process (bench/bus/receiver.ts as an
+ * echo server, its own bus and keystore on the same Redis): client and server then run on separate
+ * cores instead of taking turns on one thread.
  * Run: npx tsx bench/bus/request-latency.ts
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 5), BENCH_REQUESTS (per round, default 1000),
- * BENCH_TRACE (requests to trace, default 3; 0 = no trace).
+ * BENCH_TRACE (requests to trace, default 3; 0 = no trace), BENCH_WARMUP (untimed requests per series
+ * before the rounds, default 2000).
  */
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend, ed25519Provider } from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
+import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
 
 type Client = ReturnType<typeof createClient>;
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const TRACE = Number(process.env.BENCH_TRACE ?? 3);
-const WARMUP = 200;
+/**
+ * Untimed requests per series before the rounds. A runtime is long-lived: the target is the steady
+ * state, and the first ~2,000 requests of a fresh process run code V8 is still compiling (their p99
+ * is 2-3× higher here). The cold figure is printed too, from the first round of each series.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
 /** The Unix socket of the same Redis (scripts/services.sh starts Redis with one). */
 const SOCKET = servicesRedisSocket();
 
@@ -145,6 +157,56 @@ async function echoBus(
   return bus;
 }
 
+/**
+ * The signed bus with its server in a second process (bench/bus/receiver.ts in the 'echo' role): the
+ * same Redis, prefix and master key, so each side finds the other's keys in the shared keystore.
+ */
+async function twoProcessEcho(prefix: string, admin: Client): Promise<{ bus: Bus; close(): Promise<void> }> {
+  const masterKey = randomBytes(32);
+  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('the echo server process did not start in 60 s')),
+      60_000,
+    );
+    child.once('exit', (code) =>
+      reject(new Error(`the echo server process exited (${code}) before it was ready`)),
+    );
+    child.on('message', (m: ReceiverReply) => {
+      if (m.kind === RECEIVER_READY) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const start: ReceiverRequest = {
+    kind: 'start',
+    url,
+    prefix,
+    keystorePrefix: `${prefix}:ks`,
+    security: 'signed-encrypted',
+    masterKey: masterKey.toString('hex'),
+    role: 'echo',
+  };
+  child.send(start);
+  await ready;
+  const keystore = createKeystore({ masterKey, backend: createRedisKeystoreBackend(admin, `${prefix}:ks`) });
+  const bus = await createBus({ keystore, options: { redisUrl: url, prefix, security: 'signed-encrypted' } });
+  await bus.consume('client', () => undefined);
+  return {
+    bus,
+    async close() {
+      await bus.close();
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send({ kind: 'stop' } satisfies ReceiverRequest);
+      await exited;
+    },
+  };
+}
+
 /** Lists the Redis commands of `n` requests as Redis ran them (MONITOR), with the gaps between them. */
 async function trace(bus: Bus, admin: Client, prefix: string, n: number, label: string): Promise<void> {
   const mon = admin.duplicate();
@@ -186,9 +248,10 @@ async function main(): Promise<void> {
   const admin: Client = createClient(redisClientOptions(url));
   await admin.connect();
   console.log(
-    `# request/response latency (node ${process.version}, redis ${url}, Ed25519 by ${ed25519Provider}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B; median of the rounds' p50/p99; shared 2-core machine: noisy`,
+    `# request/response latency (node ${process.version}, redis ${url}, Ed25519 by ${ed25519Provider}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B, after ${WARMUP} untimed ones per series; median of the rounds' p50/p99; shared 2-core machine: noisy`,
   );
   const raw = await rawTwoHop(prefix);
+  const twoProc = await twoProcessEcho(`${prefix}:2p`, admin);
   const buses = {
     off: await echoBus('off', `${prefix}:off`, admin),
     'signed-encrypted': await echoBus('signed-encrypted', `${prefix}:se`, admin),
@@ -216,11 +279,19 @@ async function main(): Promise<void> {
     uping: [],
     uraw: [],
     use: [],
+    twoproc: [],
   };
   // warm-up (JIT, keys, script cache), then interleaved rounds so every series sees the same load
   await timed(0, WARMUP, () => admin.ping());
   await timed(0, WARMUP, () => raw.call());
-  for (const s of ['off', 'signed-encrypted'] as const) await timed(0, WARMUP, req(buses[s]));
+  // the first requests of the fresh signed buses are timed: the cold figure
+  const cold = {
+    one: await timed(REQUESTS, 0, req(buses['signed-encrypted'])),
+    two: await timed(REQUESTS, 0, req(twoProc.bus)),
+  };
+  await timed(0, WARMUP, req(buses.off));
+  await timed(0, Math.max(0, WARMUP - REQUESTS), req(buses['signed-encrypted']));
+  await timed(0, Math.max(0, WARMUP - REQUESTS), req(twoProc.bus));
   if (viaSocket) {
     const v = viaSocket;
     await timed(0, WARMUP, () => v.admin.ping());
@@ -232,6 +303,7 @@ async function main(): Promise<void> {
     (results.raw as Round[]).push(await timed(REQUESTS, 20, () => raw.call()));
     for (const s of ['off', 'signed-encrypted'] as const)
       (results[s] as Round[]).push(await timed(REQUESTS, 20, req(buses[s])));
+    (results.twoproc as Round[]).push(await timed(REQUESTS, 20, req(twoProc.bus)));
     if (viaSocket) {
       const v = viaSocket;
       (results.uping as Round[]).push(await timed(REQUESTS, 20, () => v.admin.ping()));
@@ -253,6 +325,15 @@ async function main(): Promise<void> {
   console.log(
     line('  signed + encrypted', results['signed-encrypted'] as Round[]) + '   (target p99 < 2 ms)',
   );
+  console.log(
+    line('  signed + encrypted, server in a 2nd process', results.twoproc as Round[]) +
+      '   (target p99 < 2 ms; CPU = the client process only)',
+  );
+  const coldLine = (label: string, r: Round): string =>
+    `${label.padEnd(44)} p50 ${f3(r.p50)} ms  p99 ${f3(r.p99)} ms  CPU ${Math.round(r.cpu)} µs/call`;
+  console.log(`cold: the first ${REQUESTS} requests of a fresh bus (one series each, before the warm-up):`);
+  console.log(coldLine('  signed + encrypted', cold.one));
+  console.log(coldLine('  signed + encrypted, server in a 2nd process', cold.two));
   if (viaSocket) {
     console.log(`over the Unix socket ${sock} (same Redis, same rounds):`);
     console.log(line('  raw: PING round trip', results.uping as Round[]));
@@ -263,6 +344,7 @@ async function main(): Promise<void> {
     await viaSocket.admin.close();
   }
   await raw.close();
+  await twoProc.close();
   if (TRACE > 0)
     for (const s of ['off', 'signed-encrypted'] as const) await trace(buses[s], admin, prefix, TRACE, s);
   for (const b of Object.values(buses)) await b.close();

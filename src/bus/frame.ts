@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { decodeCanonical, encodeCanonical } from '../crypto/index.js';
+import { decodeCanonical, encodeCanonical, sha256Into } from '../crypto/index.js';
 import {
   CanonicalReader,
   envelopeHeaderSize,
@@ -201,8 +200,8 @@ export function readFrameHeader(h: Buffer): { fields: FrameFields; envs: Envelop
 /** What the frame signature covers: the digests of the header and of the ciphertext ‖ tag. */
 export function frameSignedBytes(h: Uint8Array, c: Uint8Array, t: Uint8Array): Buffer {
   const out = Buffer.from(SIGNED.template);
-  out.set(createHash('sha256').update(h).digest(), SIGNED.h);
-  out.set(createHash('sha256').update(c).update(t).digest(), SIGNED.c);
+  sha256Into(out, SIGNED.h, h);
+  sha256Into(out, SIGNED.c, c, t);
   return out;
 }
 

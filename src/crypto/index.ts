@@ -17,6 +17,7 @@ export {
   type Ed25519Provider,
   type SigningKeyPair,
 } from './ed25519.js';
+export { sha256Into, SHA256_BYTES } from './digest.js';
 export { sealAead, openAead, AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type Sealed } from './aead.js';
 export {
   loadMasterKey,
