@@ -78,15 +78,16 @@ export function envelopeHeaderSize(h: EnvelopeHeader): number {
   checkInt('ts', h.ts);
   checkInt('ttl', h.ttl);
   checkInt('len', h.len);
+  // the delivery level and kind are constants (an unknown one is refused by writeEnvelopeHeader)
+  const dl = DL_FIELD.get(h.delivery);
+  const kind = KIND_FIELD.get(h.kind);
   return (
     FIXED +
     (h.corr === null ? 0 : 4 + strLen('corr', h.corr)) +
-    4 +
-    strLen('dl', h.delivery) +
+    (dl === undefined ? 4 + strLen('dl', h.delivery) : dl.length - NAME.dl.length - 1) +
     4 +
     strLen('id', h.id) +
-    4 +
-    strLen('kind', h.kind) +
+    (kind === undefined ? 4 + strLen('kind', h.kind) : kind.length - NAME.kind.length - 1) +
     8 +
     4 +
     strLen('to', h.to) +
@@ -103,8 +104,8 @@ export function putName(out: Buffer, at: number, name: Buffer, tag: number): num
 }
 export function putStr(out: Buffer, at: number, s: string): number {
   const len = s.length;
-  if (len <= 64) {
-    // short ASCII strings (ids, agent ids, topics) are written by hand: cheaper than a native call
+  if (len <= 16) {
+    // short ASCII strings (agent ids, topics) are written by hand: cheaper than a native call
     let i = 0;
     while (i < len) {
       const c = s.charCodeAt(i);
@@ -113,19 +114,40 @@ export function putStr(out: Buffer, at: number, s: string): number {
       i++;
     }
     if (i === len) {
-      out.writeUInt32BE(len, at);
+      putU32(out, at, len);
       return at + 4 + len;
     }
   }
   const n = out.write(s, at + 4, 'utf8');
-  out.writeUInt32BE(n, at);
+  putU32(out, at, n);
   return at + 4 + n;
 }
+/** A u32, big-endian (the caller sized `out`). */
+export function putU32(out: Buffer, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = (v >>> 16) & 0xff;
+  out[at + 2] = (v >>> 8) & 0xff;
+  out[at + 3] = v & 0xff;
+}
+/** A big-endian u32 (the caller checked the bounds). */
+function getU32(buf: Buffer, at: number): number {
+  return (
+    (buf[at] as number) * 0x1000000 +
+    (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
+  );
+}
+/** A safe integer as a signed 64-bit big-endian value. */
 export function putInt(out: Buffer, at: number, v: number): number {
   const hi = Math.floor(v / TWO32);
-  out.writeInt32BE(hi, at);
-  out.writeUInt32BE(v - hi * TWO32, at + 4);
+  putU32(out, at, hi >>> 0);
+  putU32(out, at + 4, v - hi * TWO32);
   return at + 8;
+}
+/** Copies a short constant (a field name with its tag) byte by byte: cheaper than a native call. */
+function putConst(out: Buffer, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) out[at + i] = bytes[i] as number;
+  return at + n;
 }
 
 /** The complete encoding of a string field whose value is one of a few constants. */
@@ -139,27 +161,46 @@ const KIND_FIELD = new Map(MESSAGE_KINDS.map((k) => [k, constantField(NAME.kind,
 const HEAD = Buffer.from([1, 0, 0, 0, 8]);
 const CORR_NULL = Buffer.concat([NAME.corr, Buffer.from([TAG_NULL])]);
 
+/** A field name with its u16 length prefix and the type tag. */
+const nameTag = (name: Buffer, tag: number): Buffer => Buffer.concat([name, Buffer.from([tag])]);
+const ID_NAME = nameTag(NAME.id, TAG_STRING);
+const LEN_NAME = nameTag(NAME.len, TAG_INT);
+const TO_NAME = nameTag(NAME.to, TAG_STRING);
+const TS_NAME = nameTag(NAME.ts, TAG_INT);
+const TTL_NAME = nameTag(NAME.ttl, TAG_INT);
+/**
+ * What precedes the id when there is no correlation id, per delivery level (version, count, corr
+ * null, dl, the id's name), and what follows it up to the len value, per kind: one copy each.
+ */
+const PREFIX_NO_CORR = new Map(
+  DELIVERY_LEVELS.map((d) => [d, Buffer.concat([HEAD, CORR_NULL, DL_FIELD.get(d) as Buffer, ID_NAME])]),
+);
+const AFTER_ID = new Map(
+  MESSAGE_KINDS.map((k) => [k, Buffer.concat([KIND_FIELD.get(k) as Buffer, LEN_NAME])]),
+);
+
 /** Writes the canonical header at `at` (the caller sized `out` with envelopeHeaderSize); returns the end. */
 export function writeEnvelopeHeader(out: Buffer, at: number, h: EnvelopeHeader): number {
+  const afterId = AFTER_ID.get(h.kind);
   const dl = DL_FIELD.get(h.delivery);
-  const kind = KIND_FIELD.get(h.kind);
-  if (dl === undefined || kind === undefined)
+  if (dl === undefined || afterId === undefined)
     throw new CanonicalEncodingError(`envelope kind '${h.kind}' or delivery '${h.delivery}' is unknown`);
-  out.set(HEAD, at);
-  at += 5;
   if (h.corr === null) {
-    out.set(CORR_NULL, at);
-    at += CORR_NULL.length;
-  } else at = putStr(out, putName(out, at, NAME.corr, TAG_STRING), h.corr);
-  out.set(dl, at);
-  at += dl.length;
-  at = putStr(out, putName(out, at, NAME.id, TAG_STRING), h.id);
-  out.set(kind, at);
-  at += kind.length;
-  at = putInt(out, putName(out, at, NAME.len, TAG_INT), h.len);
-  at = putStr(out, putName(out, at, NAME.to, TAG_STRING), h.to);
-  at = putInt(out, putName(out, at, NAME.ts, TAG_INT), h.ts);
-  return putInt(out, putName(out, at, NAME.ttl, TAG_INT), h.ttl);
+    const prefix = PREFIX_NO_CORR.get(h.delivery) as Buffer;
+    out.set(prefix, at);
+    at += prefix.length;
+  } else {
+    at = putConst(out, at, HEAD);
+    at = putStr(out, putName(out, at, NAME.corr, TAG_STRING), h.corr);
+    out.set(dl, at);
+    at = putConst(out, at + dl.length, ID_NAME);
+  }
+  at = putStr(out, at, h.id);
+  out.set(afterId, at);
+  at = putInt(out, at + afterId.length, h.len);
+  at = putStr(out, putConst(out, at, TO_NAME), h.to);
+  at = putInt(out, putConst(out, at, TS_NAME), h.ts);
+  return putInt(out, putConst(out, at, TTL_NAME), h.ttl);
 }
 
 /** The canonical encoding of an envelope header (what the frame header lists and signs). */
@@ -193,7 +234,7 @@ export class CanonicalReader {
   /** Reads a u32 length-prefixed byte string; returns its start (the end is `this.at`). */
   bytes(): number {
     if (this.at + 4 > this.end) this.fail('truncated');
-    const n = this.buf.readUInt32BE(this.at);
+    const n = getU32(this.buf, this.at);
     const start = this.at + 4;
     if (start + n > this.end) this.fail('truncated');
     this.at = start + n;
@@ -219,6 +260,29 @@ export class CanonicalReader {
     if (this.name(name) !== TAG_STRING) this.fail('expected a string');
     return this.strValue();
   }
+  /** The last string {@link strRepeated} returned: the recipients of a frame's messages are mostly one. */
+  private last = '';
+  /** Like {@link str}, but returns the previous answer (no new string) when the bytes are the same ASCII. */
+  strRepeated(name: Buffer): string {
+    if (this.name(name) !== TAG_STRING) this.fail('expected a string');
+    const { buf, last } = this;
+    const start = this.bytes();
+    const n = this.at - start;
+    if (n === last.length) {
+      // only an ASCII string is its own UTF-8 encoding: a char of 0x80 or above never matches
+      let i = 0;
+      while (i < n) {
+        const c = last.charCodeAt(i);
+        if (c >= 0x80 || buf[start + i] !== c) break;
+        i++;
+      }
+      if (i === n) return last;
+    }
+    this.at = start - 4;
+    const s = this.strValue();
+    this.last = s;
+    return s;
+  }
   strValue(): string {
     const { buf } = this;
     const start = this.bytes();
@@ -236,8 +300,8 @@ export class CanonicalReader {
     const { buf } = this;
     if (this.name(name) !== TAG_INT) this.fail('expected an integer');
     if (this.at + 8 > this.end) this.fail('truncated');
-    const hi = buf.readInt32BE(this.at);
-    const lo = buf.readUInt32BE(this.at + 4);
+    const hi = getU32(buf, this.at) | 0;
+    const lo = getU32(buf, this.at + 4);
     if (hi > 0x1fffff || hi < -0x200000 || (hi === -0x200000 && lo === 0))
       this.fail('integer out of the safe range');
     this.at += 8;
@@ -267,7 +331,7 @@ export function readEnvelopeHeader(r: CanonicalReader, start: number, end: numbe
   const id = r.str(NAME.id);
   const kind = r.oneOf(NAME.kind, MESSAGE_KINDS, 'kind');
   const len = r.int(NAME.len);
-  const to = r.str(NAME.to);
+  const to = r.strRepeated(NAME.to);
   const ts = r.int(NAME.ts);
   const ttl = r.int(NAME.ttl);
   if (r.at !== end) r.fail('trailing bytes');

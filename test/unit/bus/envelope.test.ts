@@ -159,6 +159,64 @@ describe('envelope header and frame encoding', () => {
     );
   });
 
+  test('the frame decoder accepts exactly canonical frames (any corrupted byte is rejected or re-encodes identically)', () => {
+    // runs of headers, so a corrupted recipient often follows an intact one of the same length (the
+    // decoder reuses the previous recipient's string when the bytes are the same ASCII)
+    fc.assert(
+      fc.property(fields, batch, fc.nat(), fc.integer({ min: 1, max: 255 }), (f, headers, pos, flip) => {
+        const bytes = Buffer.from(encodeFrameHeaderFrom(f, headers));
+        const at = pos % bytes.length;
+        bytes[at] = (bytes[at] as number) ^ flip;
+        let read: ReturnType<typeof readFrameHeader>;
+        try {
+          read = readFrameHeader(bytes);
+        } catch (error) {
+          assert.ok(error instanceof CanonicalEncodingError, String(error));
+          return;
+        }
+        assert.ok(encodeFrameHeaderFrom(read.fields, read.envs).equals(bytes));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('a recipient is reused from the message before only when its bytes are that ASCII string', () => {
+    const base: EnvelopeHeader = {
+      id: 'm1',
+      kind: 'direct',
+      to: '\u00e9', // é: one UTF-16 unit (0xe9), two UTF-8 bytes
+      ts: 1,
+      ttl: 1000,
+      delivery: 'at-least-once',
+      corr: null,
+      len: 0,
+    };
+    const f = { fid: Buffer.alloc(16), from: 'a', kid: null, ekid: null, nonce: null };
+    // the second recipient is the one byte 0xe9 with a length of 1: the char code of the first
+    // recipient, but not valid UTF-8, so it must be refused, not read as 'é'
+    const good = encodeFrameHeaderFrom(f, [base, { ...base, id: 'm2', to: 'x' }]);
+    const toX = Buffer.from([0, 0, 0, 1, 0x78]); // u32 length 1, 'x'
+    const at = good.lastIndexOf(toX);
+    assert.ok(at > 0);
+    const bad = Buffer.from(good);
+    bad[at + 4] = 0xe9;
+    assert.throws(
+      () => readFrameHeader(bad),
+      (e: unknown) => e instanceof CanonicalEncodingError && /malformed UTF-8/.test(e.message),
+    );
+    // and an ASCII recipient repeated is read as itself
+    const same = readFrameHeader(
+      encodeFrameHeaderFrom(f, [
+        { ...base, to: 'ab' },
+        { ...base, id: 'm2', to: 'ab' },
+      ]),
+    );
+    assert.deepEqual(
+      same.envs.map((e) => e.to),
+      ['ab', 'ab'],
+    );
+  });
+
   test('a header in a run is checked like any other: an unsafe ts or len throws, naming the field', () => {
     const base: EnvelopeHeader = {
       id: '0'.repeat(36),
