@@ -1,29 +1,33 @@
-import { createHash } from 'node:crypto';
-import { sodium } from './sodium.js';
+import * as crypto from 'node:crypto';
 
 export const SHA256_BYTES = 32;
 
-/** One reusable libsodium hash state: sha256Into runs synchronously, so it is never shared. */
-const state = sodium ? Buffer.alloc(sodium.crypto_hash_sha256_STATEBYTES) : undefined;
+/** Node's one-shot digest (20.12+): OpenSSL's SHA-256 with no Hash object per call. */
+const oneShot: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+/** Where two small parts are joined for one one-shot digest (sha256Into runs synchronously). */
+const scratch = Buffer.allocUnsafe(8192);
 
 /**
- * Writes SHA-256(a ‖ b) into `out` at `at`. With libsodium (the Ed25519 provider, see
- * ED25519_PROVIDER_ENV) the digest is computed into a reused state with no object per call; Node's
- * `createHash` makes a native Hash object per digest, which the young-generation GC must then
- * finalise (a frame's signature covers two digests, made on every send and every receive).
+ * Writes SHA-256(a ‖ b) into `out` at `at`. Small inputs (a bus frame of one request is a few hundred
+ * bytes) go through Node's one-shot `crypto.hash`: `createHash` makes a native Hash object per digest,
+ * which costs more than hashing a few hundred bytes and must then be finalised by the young-generation
+ * GC (a frame's signature covers two digests, made on every send and every receive). Large inputs use
+ * `createHash`, whose per-call cost is then negligible.
  */
 export function sha256Into(out: Uint8Array, at: number, a: Uint8Array, b?: Uint8Array): void {
-  if (at < 0 || at + SHA256_BYTES > out.length)
+  if (!Number.isInteger(at) || at < 0 || at + SHA256_BYTES > out.length)
     throw new RangeError(`sha256Into: ${SHA256_BYTES} bytes at ${at} do not fit in ${out.length}`);
-  const target = out.subarray(at, at + SHA256_BYTES);
-  if (sodium && state) {
-    sodium.crypto_hash_sha256_init(state);
-    sodium.crypto_hash_sha256_update(state, a);
-    if (b) sodium.crypto_hash_sha256_update(state, b);
-    sodium.crypto_hash_sha256_final(state, target);
-    return;
+  const both = a.length + (b?.length ?? 0);
+  let digest: Buffer;
+  if (oneShot && (b === undefined || b.length === 0)) digest = oneShot('sha256', a, 'buffer');
+  else if (oneShot && b !== undefined && both <= scratch.length) {
+    scratch.set(a, 0);
+    scratch.set(b, a.length);
+    digest = oneShot('sha256', scratch.subarray(0, both), 'buffer');
+  } else {
+    const h = crypto.createHash('sha256').update(a);
+    if (b) h.update(b);
+    digest = h.digest();
   }
-  const h = createHash('sha256').update(a);
-  if (b) h.update(b);
-  target.set(h.digest());
+  out.set(digest, at);
 }

@@ -6,9 +6,8 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { sodium } from './sodium.js';
-
-export { ED25519_PROVIDER_ENV } from './sodium.js';
+import { createRequire } from 'node:module';
+import { Ed25519ProviderError } from './errors.js';
 
 /** An Ed25519 key pair as Node KeyObjects. */
 export interface SigningKeyPair {
@@ -28,6 +27,39 @@ export interface SigningKeyPair {
  * which only ever turns an accept into a reject.
  */
 export type Ed25519Provider = 'sodium' | 'node';
+
+/**
+ * Chooses the provider: `auto` (the default: `sodium` when the addon loads, else `node`), `sodium`
+ * (fail at start-up if the addon cannot load) or `node`.
+ */
+export const ED25519_PROVIDER_ENV = 'ARS_ED25519';
+
+/** The part of sodium-native this module uses. */
+interface Sodium {
+  crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
+  crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+function loadSodium(): Sodium | undefined {
+  const wanted = process.env[ED25519_PROVIDER_ENV] ?? '';
+  if (!['', 'auto', 'sodium', 'node'].includes(wanted))
+    throw new Ed25519ProviderError(
+      `${ED25519_PROVIDER_ENV}='${wanted}' is unknown; use auto, sodium or node (or leave it unset)`,
+    );
+  if (wanted === 'node') return undefined;
+  try {
+    return createRequire(import.meta.url)('sodium-native') as Sodium;
+  } catch (error) {
+    if (wanted === 'sodium')
+      throw new Ed25519ProviderError(
+        `${ED25519_PROVIDER_ENV}=sodium, but the sodium-native addon does not load (${(error as Error).message}); install it (npm install sodium-native) or set ${ED25519_PROVIDER_ENV}=auto`,
+        { cause: error },
+      );
+    return undefined;
+  }
+}
+
+const sodium = loadSodium();
 
 /** The provider in use (see {@link Ed25519Provider}). */
 export const ed25519Provider: Ed25519Provider = sodium ? 'sodium' : 'node';
