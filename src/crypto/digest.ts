@@ -10,9 +10,10 @@ const scratch = Buffer.allocUnsafe(8192);
 /**
  * Writes SHA-256(a ‖ b) into `out` at `at`. Small inputs (a bus frame of one request is a few hundred
  * bytes) go through Node's one-shot `crypto.hash`: `createHash` makes a native Hash object per digest,
- * which costs more than hashing a few hundred bytes and must then be finalised by the young-generation
- * GC (a frame's signature covers two digests, made on every send and every receive). Large inputs use
- * `createHash`, whose per-call cost is then negligible.
+ * which costs more than hashing a few hundred bytes and whose weak handle every young-generation GC
+ * processes while it lives (a frame's signature covers two digests, made on every send and every
+ * receive; docs/bus.md, "Who computes SHA-256"). Large inputs use `createHash`, whose per-call cost is
+ * then negligible.
  */
 export function sha256Into(out: Uint8Array, at: number, a: Uint8Array, b?: Uint8Array): void {
   if (!Number.isInteger(at) || at < 0 || at + SHA256_BYTES > out.length)
@@ -24,6 +25,8 @@ export function sha256Into(out: Uint8Array, at: number, a: Uint8Array, b?: Uint8
     scratch.set(a, 0);
     scratch.set(b, a.length);
     digest = oneShot('sha256', scratch.subarray(0, both), 'buffer');
+    // no copy of the input outlives the call (a caller may hash secrets)
+    scratch.fill(0, 0, both);
   } else {
     const h = crypto.createHash('sha256').update(a);
     if (b) h.update(b);
