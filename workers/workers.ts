@@ -11,6 +11,7 @@ import Docker from 'dockerode';
 import { createClient } from 'redis';
 import { createControlActivities, createSandboxActivities } from '../activities/index.js';
 import { AuditLog, loadAuditSigner } from '../src/audit/index.js';
+import { ed25519Provider, type Ed25519Provider } from '../src/crypto/index.js';
 import { PolicyEngine } from '../src/policy/index.js';
 import { hostTaskQueue, type Settings } from '../src/config/index.js';
 import { DockerSandbox, LABELS } from '../src/sandbox/index.js';
@@ -264,11 +265,14 @@ export interface RunWorkersOptions {
   readonly gateway?: Omit<HostGatewayInput, 'settings' | 'logger' | 'temporal'> & {
     readonly workflows?: boolean;
   };
-  /** Called once every worker is polling. */
+  /** Called once every worker is polling, with what the 'workers ready' log line reports. */
   readonly onReady?: (info: {
+    hostId: string;
     hostTaskQueue?: string;
     controlTaskQueue?: string;
     gatewayTypes?: readonly string[];
+    /** Who computes the bus's Ed25519 (ARS_ED25519). */
+    ed25519: Ed25519Provider;
   }) => void;
 }
 
@@ -299,9 +303,11 @@ export async function runWorkers(options: RunWorkersOptions): Promise<void> {
         : undefined;
     const running = Promise.all([control?.run(), host?.run()]);
     options.onReady?.({
+      hostId: settings.hostId,
       ...(host ? { hostTaskQueue: host.taskQueue } : {}),
       ...(control ? { controlTaskQueue: settings.controlTaskQueue } : {}),
       ...(gateway ? { gatewayTypes: gateway.types } : {}),
+      ed25519: ed25519Provider,
     });
     try {
       await running;

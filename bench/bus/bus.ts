@@ -7,11 +7,10 @@
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 3), BENCH_N (messages per throughput round, default 100000),
  * BENCH_WINDOW (messages a sender keeps outstanding, default 4096).
  */
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createCipheriv, createHash, randomBytes, sign, verify } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import {
@@ -26,7 +25,7 @@ import {
 } from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys } from '../../test/helpers/runtime.js';
-import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
+import { startReceiver } from './receiver-child.js';
 
 type Security = 'off' | 'signed-encrypted';
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -164,32 +163,14 @@ async function directTwoProcesses(
   rates: number[];
   cpu: { sender: number[]; receiver: number[]; redis: number[] };
 }> {
-  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  const child = await startReceiver({
+    kind: 'start',
+    url,
+    prefix,
+    keystorePrefix,
+    security,
+    masterKey: masterKey.toString('hex'),
   });
-  const replies: ReceiverReply[] = [];
-  let notify: () => void = () => undefined;
-  child.on('message', (m: ReceiverReply) => {
-    replies.push(m);
-    notify();
-  });
-  const next = async (): Promise<ReceiverReply> => {
-    const deadline = Date.now() + 60_000;
-    while (replies.length === 0) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error('the receiver process stopped answering');
-      await new Promise<void>((r) => {
-        notify = r;
-        setTimeout(r, 200);
-      });
-    }
-    return replies.shift() as ReceiverReply;
-  };
-  const ask = (m: ReceiverRequest): void => void child.send(m);
-  ask({ kind: 'start', url, prefix, keystorePrefix, security, masterKey: masterKey.toString('hex') });
-  const ready = await next();
-  if (ready.kind !== RECEIVER_READY) throw new Error('receiver did not start');
   const sender = await createBus({
     keystore: ks,
     options: { redisUrl: url, prefix, security, ratePerSecond: 1e9, rateBurst: 1e9 },
@@ -203,14 +184,14 @@ async function directTwoProcesses(
   };
   for (let r = -1; r < ROUNDS; r++) {
     const n = (security === 'off' ? N : Math.round(N * 0.6)) / (r < 0 ? 4 : 1);
-    ask({ kind: 'expect', n });
-    await next();
+    child.ask({ kind: 'expect', n });
+    await child.next();
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const child0 = cpuOf(child.pid);
     const redis0 = cpuOf(redisPid);
     await pump(sender, n, payload);
-    const done = await next();
+    const done = await child.next();
     if (done.kind !== 'done') throw new Error('receiver failed');
     if (r < 0) continue; // round -1 warms up
     out.push(n / ((performance.now() - t0) / 1000));
@@ -219,9 +200,8 @@ async function directTwoProcesses(
     cpu.receiver.push((cpuOf(child.pid) - child0) / n);
     cpu.redis.push((cpuOf(redisPid) - redis0) / n);
   }
-  ask({ kind: 'stop' });
+  await child.stop();
   await sender.close();
-  await new Promise((r) => child.on('exit', r));
   return { rates: out, cpu };
 }
 

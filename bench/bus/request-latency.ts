@@ -20,16 +20,14 @@
  * BENCH_TRACE (requests to trace, default 3; 0 = no trace), BENCH_WARMUP (untimed requests per series
  * before the rounds, default 2000).
  */
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend, ed25519Provider } from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
-import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
+import { startReceiver } from './receiver-child.js';
 
 type Client = ReturnType<typeof createClient>;
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -39,7 +37,7 @@ const TRACE = Number(process.env.BENCH_TRACE ?? 3);
 /**
  * Untimed requests per series before the rounds. A runtime is long-lived: the target is the steady
  * state, and the first ~2,000 requests of a fresh process run code V8 is still compiling (their p99
- * is 2-3× higher here). The cold figure is printed too, from the first round of each series.
+ * is 2-3× higher here). The cold figure is printed too: the first requests of each fresh signed bus.
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
 /** The Unix socket of the same Redis (scripts/services.sh starts Redis with one). */
@@ -163,26 +161,7 @@ async function echoBus(
  */
 async function twoProcessEcho(prefix: string, admin: Client): Promise<{ bus: Bus; close(): Promise<void> }> {
   const masterKey = randomBytes(32);
-  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('the echo server process did not start in 60 s')),
-      60_000,
-    );
-    child.once('exit', (code) =>
-      reject(new Error(`the echo server process exited (${code}) before it was ready`)),
-    );
-    child.on('message', (m: ReceiverReply) => {
-      if (m.kind === RECEIVER_READY) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  const start: ReceiverRequest = {
+  const child = await startReceiver({
     kind: 'start',
     url,
     prefix,
@@ -190,9 +169,7 @@ async function twoProcessEcho(prefix: string, admin: Client): Promise<{ bus: Bus
     security: 'signed-encrypted',
     masterKey: masterKey.toString('hex'),
     role: 'echo',
-  };
-  child.send(start);
-  await ready;
+  });
   const keystore = createKeystore({ masterKey, backend: createRedisKeystoreBackend(admin, `${prefix}:ks`) });
   const bus = await createBus({ keystore, options: { redisUrl: url, prefix, security: 'signed-encrypted' } });
   await bus.consume('client', () => undefined);
@@ -200,9 +177,7 @@ async function twoProcessEcho(prefix: string, admin: Client): Promise<{ bus: Bus
     bus,
     async close() {
       await bus.close();
-      const exited = new Promise((r) => child.once('exit', r));
-      child.send({ kind: 'stop' } satisfies ReceiverRequest);
-      await exited;
+      await child.stop();
     },
   };
 }

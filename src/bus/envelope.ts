@@ -278,20 +278,21 @@ export class CanonicalReader {
       }
       if (i === n) return last;
     }
-    this.at = start - 4;
-    const s = this.strValue();
-    this.last = s;
-    return s;
+    this.last = this.utf8(start, this.at);
+    return this.last;
   }
   strValue(): string {
-    const { buf } = this;
     const start = this.bytes();
-    const n = this.at - start;
-    const s = buf.toString('utf8', start, start + n);
+    return this.utf8(start, this.at);
+  }
+  /** The UTF-8 string in `buf` between `start` and `end`; malformed UTF-8 fails. */
+  private utf8(start: number, end: number): string {
+    const { buf } = this;
+    const s = buf.toString('utf8', start, end);
     // a replacement character means malformed UTF-8 (or a genuine U+FFFD): let the strict decoder judge
     if (!s.includes('\uFFFD')) return s;
     try {
-      return utf8Strict.decode(buf.subarray(start, start + n));
+      return utf8Strict.decode(buf.subarray(start, end));
     } catch {
       return this.fail('malformed UTF-8');
     }

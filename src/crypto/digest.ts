@@ -18,10 +18,10 @@ const scratch = Buffer.allocUnsafe(8192);
 export function sha256Into(out: Uint8Array, at: number, a: Uint8Array, b?: Uint8Array): void {
   if (!Number.isInteger(at) || at < 0 || at + SHA256_BYTES > out.length)
     throw new RangeError(`sha256Into: ${SHA256_BYTES} bytes at ${at} do not fit in ${out.length}`);
-  const both = a.length + (b?.length ?? 0);
   let digest: Buffer;
-  if (oneShot && (b === undefined || b.length === 0)) digest = oneShot('sha256', a, 'buffer');
-  else if (oneShot && b !== undefined && both <= scratch.length) {
+  if (oneShot && !b?.length) digest = oneShot('sha256', a, 'buffer');
+  else if (oneShot && b && a.length + b.length <= scratch.length) {
+    const both = a.length + b.length;
     scratch.set(a, 0);
     scratch.set(b, a.length);
     digest = oneShot('sha256', scratch.subarray(0, both), 'buffer');

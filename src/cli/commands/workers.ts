@@ -100,7 +100,7 @@ async function run(roles: WorkerRole[], gateway?: RunWorkersOptions['gateway']):
     roles,
     ...(gateway ? { gateway } : {}),
     onReady: (info) => {
-      logger.info({ ...info, hostId: config.hostId }, 'workers ready');
+      logger.info(info, 'workers ready');
       const agents = info.gatewayTypes ? `; gateway hosts agent types ${info.gatewayTypes.join(', ')}` : '';
       console.error(
         `ars: ${roles.join(' + ')} worker(s) running for host ${config.hostId}${agents}; Ctrl-C to stop`,
