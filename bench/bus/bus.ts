@@ -26,14 +26,15 @@ import {
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys } from '../../test/helpers/runtime.js';
 import { startReceiver } from './receiver-child.js';
+import { intFromEnv } from '../env.js';
 
 type Security = 'off' | 'signed-encrypted';
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const u = new URL(url);
 /** Set for a unix:// URL: the raw limits are measured over the same socket as the bus. */
 const socketPath = url.startsWith('unix://') ? decodeURIComponent(u.pathname) : undefined;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const N = Number(process.env.BENCH_N ?? 100_000);
+const ROUNDS = intFromEnv('BENCH_ROUNDS', 3, 1);
+const N = intFromEnv('BENCH_N', 100_000, 1);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,11 +96,9 @@ function rate(fn: () => void, ms = 500): number {
  * its queue entry) survive every young-generation GC and make each scavenge copy megabytes
  * (docs/bus.md, "Measured").
  */
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 4096);
 /** The window is kept as this many chunks of send() calls, each awaited as one Promise.all. */
 const CHUNKS = 4;
-if (!Number.isSafeInteger(WINDOW) || WINDOW < CHUNKS)
-  throw new Error(`BENCH_WINDOW='${process.env.BENCH_WINDOW}' must be an integer of at least ${CHUNKS}`);
+const WINDOW = intFromEnv('BENCH_WINDOW', 4096, CHUNKS);
 
 /** Sends n 1 KB messages keeping about WINDOW outstanding. */
 async function pump(sender: Bus, n: number, payload: Buffer): Promise<void> {

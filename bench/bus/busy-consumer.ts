@@ -14,10 +14,11 @@ import { createBus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys } from '../../test/helpers/runtime.js';
+import { intFromEnv } from '../env.js';
 
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const ROUNDS = intFromEnv('BENCH_ROUNDS', 5, 1);
+const REQUESTS = intFromEnv('BENCH_REQUESTS', 2000, 1);
 const CLIENTS = 4;
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

@@ -28,18 +28,19 @@ import { createKeystore, createRedisKeystoreBackend, ed25519Provider } from '../
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
 import { startReceiver } from './receiver-child.js';
+import { intFromEnv } from '../env.js';
 
 type Client = ReturnType<typeof createClient>;
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
-const TRACE = Number(process.env.BENCH_TRACE ?? 3);
+const ROUNDS = intFromEnv('BENCH_ROUNDS', 5, 1);
+const REQUESTS = intFromEnv('BENCH_REQUESTS', 1000, 1);
+const TRACE = intFromEnv('BENCH_TRACE', 3);
 /**
  * Untimed requests per series before the rounds. A runtime is long-lived: the target is the steady
  * state, and the first ~2,000 requests of a fresh process run code V8 is still compiling (their p99
  * is 2-3× higher here). The cold figure is printed too: the first requests of each fresh signed bus.
  */
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
+const WARMUP = intFromEnv('BENCH_WARMUP', 2000);
 /** The Unix socket of the same Redis (scripts/services.sh starts Redis with one). */
 const SOCKET = servicesRedisSocket();
 

@@ -12,9 +12,10 @@ import { z } from 'zod';
 import { startGatewayNode } from '../../src/gateway/index.js';
 import { createInProcessRuntime, defineAgent, type AgentRuntime } from '../../src/sdk/index.js';
 import { randomId } from '../../src/util/ids.js';
+import { intFromEnv } from '../env.js';
 
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = intFromEnv('BENCH_ROUNDS', 3, 1);
 const schema = z.object({ n: z.number().int(), text: z.string() });
 const payload = { n: 1, text: 'x'.repeat(200) };
 const sink = defineAgent({

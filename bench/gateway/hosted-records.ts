@@ -21,8 +21,9 @@ import {
   installQuietRuntime,
   WorkflowLifecycleReporter,
 } from '../../workers/index.js';
+import { intFromEnv } from '../env.js';
 
-const N = Number(process.env.BENCH_AGENTS ?? 500);
+const N = intFromEnv('BENCH_AGENTS', 500, 1);
 const counter = defineAgent({
   type: 'counter',
   state: z.object({ n: z.number().int() }).default({ n: 0 }),

@@ -11,9 +11,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomId } from '../../src/util/ids.js';
 import { startTestRuntime } from '../../test/helpers/runtime.js';
+import { intFromEnv } from '../env.js';
 
 const run = promisify(execFile);
-const N = Number(process.env.BENCH_N ?? 30);
+const N = intFromEnv('BENCH_N', 30, 1);
 const WARMUP = 3;
 const command = ['true'];
 
