@@ -11,7 +11,12 @@ import Docker from 'dockerode';
 import { createClient } from 'redis';
 import { createControlActivities, createSandboxActivities } from '../activities/index.js';
 import { AuditLog, loadAuditSigner } from '../src/audit/index.js';
-import { ed25519Provider, type Ed25519Provider } from '../src/crypto/index.js';
+import {
+  aesGcmProvider,
+  ed25519Provider,
+  type AesGcmProvider,
+  type Ed25519Provider,
+} from '../src/crypto/index.js';
 import { PolicyEngine } from '../src/policy/index.js';
 import { hostTaskQueue, type Settings } from '../src/config/index.js';
 import { DockerSandbox, LABELS } from '../src/sandbox/index.js';
@@ -273,6 +278,8 @@ export interface RunWorkersOptions {
     gatewayTypes?: readonly string[];
     /** Who computes the bus's Ed25519 (ARS_ED25519). */
     ed25519: Ed25519Provider;
+    /** Who computes the bus's AES-256-GCM (ARS_AES_GCM). */
+    aesGcm: AesGcmProvider;
   }) => void;
 }
 
@@ -308,6 +315,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<void> {
       ...(control ? { controlTaskQueue: settings.controlTaskQueue } : {}),
       ...(gateway ? { gatewayTypes: gateway.types } : {}),
       ed25519: ed25519Provider,
+      aesGcm: aesGcmProvider,
     });
     try {
       await running;

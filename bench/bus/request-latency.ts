@@ -24,7 +24,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
-import { createKeystore, createRedisKeystoreBackend, ed25519Provider } from '../../src/crypto/index.js';
+import {
+  aesGcmProvider,
+  createKeystore,
+  createRedisKeystoreBackend,
+  ed25519Provider,
+} from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
 import { startReceiver } from './receiver-child.js';
@@ -224,7 +229,7 @@ async function main(): Promise<void> {
   const admin: Client = createClient(redisClientOptions(url));
   await admin.connect();
   console.log(
-    `# request/response latency (node ${process.version}, redis ${url}, Ed25519 by ${ed25519Provider}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B, after ${WARMUP} untimed ones per series; median of the rounds' p50/p99; shared 2-core machine: noisy`,
+    `# request/response latency (node ${process.version}, redis ${url}, Ed25519 by ${ed25519Provider}, AES-GCM by ${aesGcmProvider}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B, after ${WARMUP} untimed ones per series; median of the rounds' p50/p99; shared 2-core machine: noisy`,
   );
   const raw = await rawTwoHop(prefix);
   const twoProc = await twoProcessEcho(`${prefix}:2p`, admin);
@@ -245,8 +250,17 @@ async function main(): Promise<void> {
     };
   } else if (!url.startsWith('unix://'))
     console.log(`(no Unix socket at ${SOCKET}: the socket series is left out)`);
+  // the payloads are made before the rounds: a randomBytes call per request would time the bench's
+  // own random-number jobs (each a native object the GC finalises) along with the bus
+  const payloads = Array.from({ length: 64 }, () => randomBytes(256));
+  let sent = 0;
   const req = (bus: Bus) => () =>
-    bus.request({ from: 'client', to: 'server', payload: randomBytes(256), timeoutMs: 5000 });
+    bus.request({
+      from: 'client',
+      to: 'server',
+      payload: payloads[sent++ % payloads.length] as Buffer,
+      timeoutMs: 5000,
+    });
   const results: Record<string, Round[]> = {
     ping: [],
     raw: [],

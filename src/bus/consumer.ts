@@ -1,5 +1,4 @@
-import { createDecipheriv } from 'node:crypto';
-import { AEAD_TAG_BYTES, verifyEd25519, type RedisCommander } from '../crypto/index.js';
+import { AEAD_TAG_BYTES, openAesGcmInto, verifyEd25519, type RedisCommander } from '../crypto/index.js';
 import { COMMIT_EXACTLY_ONCE_LUA } from './commit-exactly-once.lua.js';
 import { audit, type BusContext } from './context.js';
 import type { DeadLetterReason } from './dead-letter-reason.js';
@@ -579,13 +578,16 @@ export class StreamConsumer {
           );
         todo = [];
       } else {
+        // its own memory, not a slice of Node's shared pool: a handler that hands `payload.buffer` on
+        // (postMessage to a worker, say) hands on this frame's bytes and nothing else
+        plain = Buffer.allocUnsafeSlow(f.c.length);
+        let opened = false;
         try {
-          const d = createDecipheriv('aes-256-gcm', key, header.nonce);
-          d.setAuthTag(f.t);
-          d.setAAD(f.h);
-          plain = d.update(f.c);
-          d.final();
+          opened = openAesGcmInto(key, header.nonce, f.h, f.c, f.t, plain);
         } catch {
+          // a key of the wrong length: fail closed, like a tag that does not verify
+        }
+        if (!opened) {
           for (const x of todo) this.reject(f, x, 'decryption_failed', 'AES-GCM authentication failed');
           todo = [];
         }

@@ -1,5 +1,5 @@
-import { createCipheriv, randomFillSync, type KeyObject } from 'node:crypto';
-import { AEAD_NONCE_BYTES, signEd25519 } from '../crypto/index.js';
+import { randomFillSync, type KeyObject } from 'node:crypto';
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, sealAesGcmInto, signEd25519 } from '../crypto/index.js';
 import { audit, type BusContext } from './context.js';
 import type { EnvelopeHeader } from './envelope.js';
 import { encodeFrameHeaderFrom, frameSignedBytes, FRAME_ID_BYTES } from './frame.js';
@@ -237,11 +237,9 @@ export class FrameWriter {
     if (keys) {
       const nonce = random(AEAD_NONCE_BYTES);
       h = encodeFrameHeaderFrom({ fid, from: lane.from, kid: keys.kid, ekid: keys.ekid, nonce }, headers);
-      const cipher = createCipheriv('aes-256-gcm', keys.key, nonce);
-      cipher.setAAD(h);
-      c = cipher.update(plain);
-      cipher.final();
-      t = cipher.getAuthTag();
+      c = Buffer.allocUnsafe(plain.length);
+      t = Buffer.allocUnsafe(AEAD_TAG_BYTES);
+      sealAesGcmInto(keys.key, nonce, h, plain, c, t);
       s = signEd25519(keys.signingKey, frameSignedBytes(h, c, t));
     } else {
       h = encodeFrameHeaderFrom({ fid, from: lane.from, kid: null, ekid: null, nonce: null }, headers);

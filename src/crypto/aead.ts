@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { openAesGcmInto, sealAesGcmInto } from './aes-gcm.js';
 import { DecryptionError } from './errors.js';
 
 /** AES-256-GCM key length in bytes. */
@@ -7,6 +8,8 @@ export const AEAD_KEY_BYTES = 32;
 export const AEAD_NONCE_BYTES = 12;
 /** GCM tag length in bytes, appended to the ciphertext. */
 export const AEAD_TAG_BYTES = 16;
+
+const NO_AAD = new Uint8Array(0);
 
 /** The result of {@link sealAead}: the nonce and ciphertext‖tag. */
 export interface Sealed {
@@ -21,11 +24,10 @@ export function sealAead(
   aad?: Uint8Array,
   nonce: Buffer = randomBytes(AEAD_NONCE_BYTES),
 ): Sealed {
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  if (aad) cipher.setAAD(aad);
-  const body = cipher.update(plaintext);
-  const final = cipher.final();
-  return { nonce, ciphertext: Buffer.concat([body, final, cipher.getAuthTag()]) };
+  const ciphertext = Buffer.allocUnsafe(plaintext.length + AEAD_TAG_BYTES);
+  const body = ciphertext.subarray(0, plaintext.length);
+  sealAesGcmInto(key, nonce, aad ?? NO_AAD, plaintext, body, ciphertext.subarray(plaintext.length));
+  return { nonce, ciphertext };
 }
 
 /** Decrypts AES-256-GCM ciphertext‖tag; throws DecryptionError if anything was altered. */
@@ -42,15 +44,11 @@ export function openAead(
   ) {
     throw new DecryptionError('decryption failed: nonce, key or ciphertext has the wrong length');
   }
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce);
-    decipher.setAuthTag(ciphertext.subarray(ciphertext.length - AEAD_TAG_BYTES));
-    if (aad) decipher.setAAD(aad);
-    return Buffer.concat([
-      decipher.update(ciphertext.subarray(0, ciphertext.length - AEAD_TAG_BYTES)),
-      decipher.final(),
-    ]);
-  } catch {
+  const bodyBytes = ciphertext.length - AEAD_TAG_BYTES;
+  // its own memory, not a slice of Node's shared pool (these are often key records)
+  const plaintext = Buffer.allocUnsafeSlow(bodyBytes);
+  const tag = ciphertext.subarray(bodyBytes);
+  if (!openAesGcmInto(key, nonce, aad ?? NO_AAD, ciphertext.subarray(0, bodyBytes), tag, plaintext))
     throw new DecryptionError();
-  }
+  return plaintext;
 }

@@ -51,3 +51,8 @@ export class DecryptionError extends ArsError {
 export class Ed25519ProviderError extends ArsError {
   readonly code = 'ARS_ED25519_PROVIDER';
 }
+
+/** ARS_AES_GCM names an unknown AES-GCM provider, or `native` when the AES-GCM addon does not load. */
+export class AesGcmProviderError extends ArsError {
+  readonly code = 'ARS_AES_GCM_PROVIDER';
+}
