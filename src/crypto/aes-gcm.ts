@@ -193,31 +193,15 @@ const implementation = native ?? nodeAesGcm;
 
 /**
  * AES-256-GCM encryption into caller-allocated buffers: `out` receives the ciphertext (it must be as
- * long as `plaintext`, and either be it or not overlap it), `tag` the 16-byte tag. A wrong length is
+ * long as `plaintext`, and either be it or not overlap it), `tag` the 16-byte tag. A wrong argument is
  * a TypeError and writes nothing.
  */
-export function sealAesGcmInto(
-  key: Uint8Array,
-  nonce: Uint8Array,
-  aad: Uint8Array,
-  plaintext: Uint8Array,
-  out: Uint8Array,
-  tag: Uint8Array,
-): void {
+export const sealAesGcmInto: AesGcmImplementation['seal'] = (key, nonce, aad, plaintext, out, tag) =>
   implementation.seal(key, nonce, aad, plaintext, out, tag);
-}
 
 /**
  * AES-256-GCM decryption into a caller-allocated buffer as long as `ciphertext`. Returns false, with
  * `out` zeroed, when the key, nonce, associated data, ciphertext or tag do not match.
  */
-export function openAesGcmInto(
-  key: Uint8Array,
-  nonce: Uint8Array,
-  aad: Uint8Array,
-  ciphertext: Uint8Array,
-  tag: Uint8Array,
-  out: Uint8Array,
-): boolean {
-  return implementation.open(key, nonce, aad, ciphertext, tag, out);
-}
+export const openAesGcmInto: AesGcmImplementation['open'] = (key, nonce, aad, ciphertext, tag, out) =>
+  implementation.open(key, nonce, aad, ciphertext, tag, out);

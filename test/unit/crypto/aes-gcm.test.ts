@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
@@ -16,6 +15,7 @@ import {
   type AesGcmImplementation,
 } from '../../../src/crypto/aes-gcm.js';
 import { DecryptionError, openAead, sealAead } from '../../../src/crypto/index.js';
+import { importedWith } from '../../helpers/import-with-env.js';
 
 const MODULE = fileURLToPath(new URL('../../../src/crypto/aes-gcm.js', import.meta.url));
 /** Where `npm run build` puts the addon (dist/native), seen from dist/test/unit/crypto. */
@@ -54,19 +54,8 @@ function sealWith(
   return { c, tag };
 }
 
-/** Imports the AES-GCM module in a fresh node with ARS_AES_GCM set; its provider or its error. */
-function providerWith(value: string): { provider?: string; error?: string } {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `import(${JSON.stringify(MODULE)}).then((m) => console.log(JSON.stringify({ provider: m.aesGcmProvider })), (e) => console.log(JSON.stringify({ error: e.name + ': ' + e.message })))`,
-    ],
-    { env: { ...process.env, [AES_GCM_PROVIDER_ENV]: value }, encoding: 'utf8', timeout: 20_000 },
-  );
-  return JSON.parse(r.stdout.trim()) as { provider?: string; error?: string };
-}
+/** Imports the module in a fresh node with ARS_AES_GCM set; its provider or its error. */
+const providerWith = (value: string) => importedWith(MODULE, 'aesGcmProvider', AES_GCM_PROVIDER_ENV, value);
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 

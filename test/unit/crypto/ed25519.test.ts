@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
@@ -14,6 +13,7 @@ import {
   signEd25519,
   verifyEd25519,
 } from '../../../src/crypto/index.js';
+import { importedWith } from '../../helpers/import-with-env.js';
 
 /** An Ed25519 private key from a 32-byte seed (PKCS#8 DER: a fixed prefix, then the seed). */
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -29,19 +29,8 @@ const addonLoads = ((): boolean => {
 })();
 const MODULE = fileURLToPath(new URL('../../../src/crypto/ed25519.js', import.meta.url));
 
-/** Imports the Ed25519 module in a fresh node with ARS_ED25519 set; its provider or its error. */
-function providerWith(value: string): { provider?: string; error?: string } {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `import(${JSON.stringify(MODULE)}).then((m) => console.log(JSON.stringify({ provider: m.ed25519Provider })), (e) => console.log(JSON.stringify({ error: e.name + ': ' + e.message })))`,
-    ],
-    { env: { ...process.env, [ED25519_PROVIDER_ENV]: value }, encoding: 'utf8', timeout: 20_000 },
-  );
-  return JSON.parse(r.stdout.trim()) as { provider?: string; error?: string };
-}
+/** Imports the module in a fresh node with ARS_ED25519 set; its provider or its error. */
+const providerWith = (value: string) => importedWith(MODULE, 'ed25519Provider', ED25519_PROVIDER_ENV, value);
 
 describe('Ed25519', () => {
   test('the provider is libsodium whenever the sodium-native addon loads', (t) => {
