@@ -33,7 +33,7 @@ import {
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
 import { startReceiver } from './receiver-child.js';
-import { intFromEnv } from '../env.js';
+import { cpuTimes, intFromEnv, stealSince } from '../env.js';
 
 type Client = ReturnType<typeof createClient>;
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -288,7 +288,10 @@ async function main(): Promise<void> {
     await timed(0, WARMUP, () => v.raw.call());
     await timed(0, WARMUP, req(v.bus));
   }
+  const steal: string[] = [];
+  const runStart = cpuTimes();
   for (let r = 0; r < ROUNDS; r++) {
+    const roundStart = cpuTimes();
     (results.ping as Round[]).push(await timed(REQUESTS, 20, () => admin.ping()));
     (results.raw as Round[]).push(await timed(REQUESTS, 20, () => raw.call()));
     for (const s of ['off', 'signed-encrypted'] as const)
@@ -300,13 +303,19 @@ async function main(): Promise<void> {
       (results.uraw as Round[]).push(await timed(REQUESTS, 20, () => v.raw.call()));
       (results.use as Round[]).push(await timed(REQUESTS, 20, req(v.bus)));
     }
+    steal.push(stealSince(roundStart));
   }
+  const stealRun = stealSince(runStart);
   const line = (label: string, rs: Round[]): string => {
     const p50 = rs.map((x) => x.p50);
     const p99 = rs.map((x) => x.p99);
     const cpu = median(rs.map((x) => x.cpu));
     return `${label.padEnd(44)} p50 ${f3(median(p50))} ms  p99 ${f3(median(p99))} ms  CPU ${Math.round(cpu)} µs/call   (rounds p99: ${p99.map(f3).join(', ')})`;
   };
+  if (stealRun)
+    console.log(
+      `host CPU steal (time the hypervisor gave this machine's CPUs to others) during the rounds: ${stealRun} (rounds: ${steal.join(', ')})`,
+    );
   console.log('raw limits (same run, interleaved with the bus rounds):');
   console.log(line('  Node→Redis PING round trip', results.ping as Round[]));
   console.log(line('  raw two-hop XADD→XREADGROUP→XADD→XREADGROUP', results.raw as Round[]));
