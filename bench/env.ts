@@ -17,7 +17,6 @@ export function intFromEnv(name: string, fallback: number, min = 0): number {
 export interface CpuTimes {
   readonly total: number;
   readonly steal: number;
-  readonly idle: number;
 }
 
 export function cpuTimes(): CpuTimes | undefined {
@@ -29,13 +28,12 @@ export function cpuTimes(): CpuTimes | undefined {
   }
   // cpu  user nice system idle iowait irq softirq steal guest guest_nice
   const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
-  if (f[0] === undefined || f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
-  return {
-    total: f.reduce((a, b) => a + b, 0),
-    steal: f[7] as number,
-    idle: (f[3] as number) + (f[4] as number),
-  };
+  if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
+  return { total: f.reduce((a, b) => a + b, 0), steal: f[7] as number };
 }
+
+/** How the benches introduce the figure of {@link stealSince}. */
+export const STEAL_LABEL = "host CPU steal (time the hypervisor gave this machine's CPUs to others)";
 
 /**
  * The share of the machine's CPU time since `from` that the hypervisor gave to other guests (steal):

@@ -82,10 +82,10 @@ static int fail(napi_env env, const char *message) {
   return 0;
 }
 
-/* True when the two byte ranges share a byte without being the same range. */
-static int overlaps_partly(const Bytes *a, const Bytes *b) {
+/* True when the two byte ranges share a byte. */
+static int overlaps(const Bytes *a, const Bytes *b) {
   uintptr_t a0 = (uintptr_t)a->data, b0 = (uintptr_t)b->data;
-  if (a->length == 0 || b->length == 0 || a0 == b0) return 0;
+  if (a->length == 0 || b->length == 0) return 0;
   return a0 < b0 + b->length && b0 < a0 + a->length;
 }
 
@@ -111,9 +111,9 @@ static int read_args(napi_env env, napi_callback_info info, int tag_first, Bytes
   if (out->length != input->length) return fail(env, "aes-gcm: out must be as long as the input");
   if (input->length > INT_MAX || aad->length > INT_MAX)
     return fail(env, "aes-gcm: input and aad must each be under 2 GiB");
-  if (overlaps_partly(out, input)) return fail(env, "aes-gcm: out must be the input itself or apart from it");
-  if (overlaps_partly(out, tag) || (out->data == tag->data && out->length > 0))
-    return fail(env, "aes-gcm: out and tag must not overlap");
+  if (overlaps(out, input) && out->data != input->data)
+    return fail(env, "aes-gcm: out must be the input itself or apart from it");
+  if (overlaps(out, tag)) return fail(env, "aes-gcm: out and tag must not overlap");
   return 1;
 }
 

@@ -27,7 +27,7 @@ import {
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys } from '../../test/helpers/runtime.js';
 import { startReceiver } from './receiver-child.js';
-import { cpuTimes, intFromEnv, stealSince } from '../env.js';
+import { cpuTimes, intFromEnv, STEAL_LABEL, stealSince } from '../env.js';
 
 type Security = 'off' | 'signed-encrypted';
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -404,10 +404,7 @@ async function main(): Promise<void> {
   await admin.close();
   await deleteKeys(url, `${prefix}:*`);
   const steal = stealSince(runStart);
-  if (steal)
-    console.log(
-      `host CPU steal (time the hypervisor gave this machine's CPUs to others) during the run: ${steal}`,
-    );
+  if (steal) console.log(`${STEAL_LABEL} during the run: ${steal}`);
 }
 
 await main();

@@ -33,7 +33,7 @@ import {
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
 import { startReceiver } from './receiver-child.js';
-import { cpuTimes, intFromEnv, stealSince } from '../env.js';
+import { cpuTimes, intFromEnv, STEAL_LABEL, stealSince } from '../env.js';
 
 type Client = ReturnType<typeof createClient>;
 const url = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -312,10 +312,7 @@ async function main(): Promise<void> {
     const cpu = median(rs.map((x) => x.cpu));
     return `${label.padEnd(44)} p50 ${f3(median(p50))} ms  p99 ${f3(median(p99))} ms  CPU ${Math.round(cpu)} µs/call   (rounds p99: ${p99.map(f3).join(', ')})`;
   };
-  if (stealRun)
-    console.log(
-      `host CPU steal (time the hypervisor gave this machine's CPUs to others) during the rounds: ${stealRun} (rounds: ${steal.join(', ')})`,
-    );
+  if (stealRun) console.log(`${STEAL_LABEL} during the rounds: ${stealRun} (rounds: ${steal.join(', ')})`);
   console.log('raw limits (same run, interleaved with the bus rounds):');
   console.log(line('  Node→Redis PING round trip', results.ping as Round[]));
   console.log(line('  raw two-hop XADD→XREADGROUP→XADD→XREADGROUP', results.raw as Round[]));

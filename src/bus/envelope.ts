@@ -159,10 +159,9 @@ function constantField(name: Buffer, value: string): Buffer {
 const DL_FIELD = new Map(DELIVERY_LEVELS.map((d) => [d, constantField(NAME.dl, d)]));
 const KIND_FIELD = new Map(MESSAGE_KINDS.map((k) => [k, constantField(NAME.kind, k)]));
 const HEAD = Buffer.from([1, 0, 0, 0, 8]);
-const CORR_NULL = Buffer.concat([NAME.corr, Buffer.from([TAG_NULL])]);
-
 /** A field name with its u16 length prefix and the type tag. */
 const nameTag = (name: Buffer, tag: number): Buffer => Buffer.concat([name, Buffer.from([tag])]);
+const CORR_NULL = nameTag(NAME.corr, TAG_NULL);
 const ID_NAME = nameTag(NAME.id, TAG_STRING);
 const LEN_NAME = nameTag(NAME.len, TAG_INT);
 const TO_NAME = nameTag(NAME.to, TAG_STRING);

@@ -100,20 +100,20 @@ function checkArguments(
   if (nonce.length !== 12) throw new TypeError('aes-gcm: nonce must be 12 bytes');
   if (tag.length !== 16) throw new TypeError('aes-gcm: tag must be 16 bytes');
   if (out.length !== input.length) throw new TypeError('aes-gcm: out must be as long as the input');
-  if (overlapsPartly(out, input))
+  if (overlaps(out, input) && out.byteOffset !== input.byteOffset)
     throw new TypeError('aes-gcm: out must be the input itself or apart from it');
-  if (overlapsPartly(out, tag) || (out.length > 0 && sameStart(out, tag)))
-    throw new TypeError('aes-gcm: out and tag must not overlap');
+  if (overlaps(out, tag)) throw new TypeError('aes-gcm: out and tag must not overlap');
 }
 
-const sameStart = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.buffer === b.buffer && a.byteOffset === b.byteOffset;
-
-/** True when the two views share a byte without being the same range start. */
-function overlapsPartly(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.buffer !== b.buffer || a.length === 0 || b.length === 0 || a.byteOffset === b.byteOffset)
-    return false;
-  return a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length;
+/** True when the two views share a byte. */
+function overlaps(a: Uint8Array, b: Uint8Array): boolean {
+  return (
+    a.buffer === b.buffer &&
+    a.length > 0 &&
+    b.length > 0 &&
+    a.byteOffset < b.byteOffset + b.length &&
+    b.byteOffset < a.byteOffset + a.length
+  );
 }
 
 /** Why the addon is absent, as the build recorded it (dist/native/aes-gcm.status). */
