@@ -5,7 +5,8 @@
  * limits measured in the same run (redis-benchmark XADD pipelined and unpipelined, Ed25519
  * sign/verify by Node crypto and by the bus's provider, AES-256-GCM, SHA-256). Run: npx tsx bench/bus/bus.ts
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 3), BENCH_N (messages per throughput round, default 100000),
- * BENCH_WINDOW (messages a sender keeps outstanding, default 4096).
+ * BENCH_WARMUP (full throughput rounds run before the counted ones, default 2, at least 1; their rates
+ * are printed apart), BENCH_WINDOW (messages a sender keeps outstanding, default 4096).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,6 +37,14 @@ const u = new URL(url);
 const socketPath = url.startsWith('unix://') ? decodeURIComponent(u.pathname) : undefined;
 const ROUNDS = intFromEnv('BENCH_ROUNDS', 3, 1);
 const N = intFromEnv('BENCH_N', 100_000, 1);
+/**
+ * Throughput rounds run before the counted ones. A fresh receiver process takes about 200,000 messages
+ * to reach its steady rate (measured 2026-11-22, receiver in a second process: 135-138k msg/s in its
+ * first two rounds of 100,000, 159-185k after, its CPU per message falling from ~5.2 to ~3.1 µs), so the
+ * warm-up is two full rounds, and their rates are printed apart. At least one: the first round of a
+ * fresh bus also creates the group and loads the keys.
+ */
+const WARMUP = intFromEnv('BENCH_WARMUP', 2, 1);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -57,6 +66,7 @@ async function within(p: Promise<void>, ms: number, what: string): Promise<void>
 /** Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
 const CLOCK_TICKS = 100;
 const rounds = (xs: number[]): string => `median of ${xs.length}: ${xs.map(fmt).join(', ')}`;
+const warmed = (xs: number[]): string => `warm-up rounds, not counted: ${xs.map(fmt).join(', ')}`;
 
 function redisBenchmark(pipeline: number, n: number, key: string): number {
   const out = execFileSync(
@@ -120,7 +130,7 @@ async function directInProcess(
   security: Security,
   ks: Keystore,
   prefix: string,
-): Promise<{ rates: number[]; cpuUs: number[] }> {
+): Promise<{ rates: number[]; warm: number[]; cpuUs: number[] }> {
   const opts = { redisUrl: url, prefix, security, ratePerSecond: 1e9, rateBurst: 1e9 } as const;
   const sender = await createBus({ keystore: ks, options: opts });
   const receiver = await createBus({ keystore: ks, options: opts });
@@ -132,9 +142,10 @@ async function directInProcess(
     if (++got === target) wake();
   });
   const rates: number[] = [];
+  const warm: number[] = [];
   const cpuUs: number[] = [];
-  for (let r = -1; r < ROUNDS; r++) {
-    const n = (security === 'off' ? N : Math.round(N * 0.6)) / (r < 0 ? 4 : 1);
+  for (let r = -WARMUP; r < ROUNDS; r++) {
+    const n = security === 'off' ? N : Math.round(N * 0.6);
     got = 0;
     target = n;
     const done = new Promise<void>((res) => (wake = res));
@@ -143,13 +154,17 @@ async function directInProcess(
     await pump(sender, n, payload);
     await within(done, 60_000, `direct ${security}: ${got}/${n} messages arrived`);
     const cpu = process.cpuUsage(c0);
-    if (r < 0) continue; // round -1 warms up (JIT, keys)
-    rates.push(n / ((performance.now() - t0) / 1000));
+    const perSecond = n / ((performance.now() - t0) / 1000);
+    if (r < 0) {
+      warm.push(perSecond);
+      continue;
+    }
+    rates.push(perSecond);
     cpuUs.push((cpu.user + cpu.system) / n);
   }
   await sender.close();
   await receiver.close();
-  return { rates, cpuUs };
+  return { rates, warm, cpuUs };
 }
 
 async function directTwoProcesses(
@@ -161,6 +176,7 @@ async function directTwoProcesses(
   redisPid: number,
 ): Promise<{
   rates: number[];
+  warm: number[];
   cpu: { sender: number[]; receiver: number[]; redis: number[] };
 }> {
   const child = await startReceiver({
@@ -177,13 +193,14 @@ async function directTwoProcesses(
   });
   const payload = randomBytes(1024);
   const out: number[] = [];
+  const warm: number[] = [];
   const cpu: { sender: number[]; receiver: number[]; redis: number[] } = {
     sender: [],
     receiver: [],
     redis: [],
   };
-  for (let r = -1; r < ROUNDS; r++) {
-    const n = (security === 'off' ? N : Math.round(N * 0.6)) / (r < 0 ? 4 : 1);
+  for (let r = -WARMUP; r < ROUNDS; r++) {
+    const n = security === 'off' ? N : Math.round(N * 0.6);
     child.ask({ kind: 'expect', n });
     await child.next();
     const t0 = performance.now();
@@ -193,8 +210,12 @@ async function directTwoProcesses(
     await pump(sender, n, payload);
     const done = await child.next();
     if (done.kind !== 'done') throw new Error('receiver failed');
-    if (r < 0) continue; // round -1 warms up
-    out.push(n / ((performance.now() - t0) / 1000));
+    const perSecond = n / ((performance.now() - t0) / 1000);
+    if (r < 0) {
+      warm.push(perSecond);
+      continue;
+    }
+    out.push(perSecond);
     const c = process.cpuUsage(c0);
     cpu.sender.push((c.user + c.system) / n);
     cpu.receiver.push((cpuOf(child.pid) - child0) / n);
@@ -202,7 +223,7 @@ async function directTwoProcesses(
   }
   await child.stop();
   await sender.close();
-  return { rates: out, cpu };
+  return { rates: out, warm, cpu };
 }
 
 /** CPU time (user + system) of a process so far, µs, from /proc (NaN where that is not available). */
@@ -223,7 +244,7 @@ async function main(): Promise<void> {
   const masterKey = randomBytes(32);
   const ks = createKeystore({ masterKey, backend: createRedisKeystoreBackend(admin, prefix) });
   console.log(
-    `# bus benchmark (node ${process.version}, redis ${url}, ${ROUNDS} rounds, ${WINDOW} sends outstanding); shared 2-core machine: noisy`,
+    `# bus benchmark (node ${process.version}, redis ${url}, ${ROUNDS} rounds after ${WARMUP} warm-up rounds, ${WINDOW} sends outstanding); shared 2-core machine: noisy`,
   );
 
   const redisPid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1]);
@@ -294,24 +315,25 @@ async function main(): Promise<void> {
 
   for (const security of ['off', 'signed-encrypted'] as const) {
     const target = security === 'off' ? 'target 150,000; floor 100,000' : 'target 50,000';
-    const { rates: one, cpuUs } = await directInProcess(security, ks, `${prefix}:d1:${security}`);
+    const {
+      rates: one,
+      warm: oneWarm,
+      cpuUs,
+    } = await directInProcess(security, ks, `${prefix}:d1:${security}`);
     const us = median(cpuUs);
     console.log(
-      `direct 1 KB at-least-once, ${security}, sender+receiver in one process: ${fmt(median(one))} msg/s (${rounds(one)}) (${target}) ${security === 'off' ? raw : rawSec}`,
+      `direct 1 KB at-least-once, ${security}, sender+receiver in one process: ${fmt(median(one))} msg/s (${rounds(one)}; ${warmed(oneWarm)}) (${target}) ${security === 'off' ? raw : rawSec}`,
     );
     console.log(
       `  CPU per message, send + receive, this process: ${us.toFixed(2)} µs (median) = ${fmt(1e6 / us)} msg/s per fully available core`,
     );
-    const { rates: two, cpu } = await directTwoProcesses(
-      security,
-      masterKey,
-      prefix,
-      `${prefix}:d2:${security}`,
-      ks,
-      redisPid,
-    );
+    const {
+      rates: two,
+      warm: twoWarm,
+      cpu,
+    } = await directTwoProcesses(security, masterKey, prefix, `${prefix}:d2:${security}`, ks, redisPid);
     console.log(
-      `direct 1 KB at-least-once, ${security}, receiver in a second process:   ${fmt(median(two))} msg/s (${rounds(two)}) (${target})`,
+      `direct 1 KB at-least-once, ${security}, receiver in a second process:   ${fmt(median(two))} msg/s (${rounds(two)}; ${warmed(twoWarm)}) (${target})`,
     );
     const [snd, rcv, rds] = [median(cpu.sender), median(cpu.receiver), median(cpu.redis)];
     const total = snd + rcv + rds;
