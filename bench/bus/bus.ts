@@ -154,12 +154,8 @@ async function directInProcess(
     await pump(sender, n, payload);
     await within(done, 60_000, `direct ${security}: ${got}/${n} messages arrived`);
     const cpu = process.cpuUsage(c0);
-    const perSecond = n / ((performance.now() - t0) / 1000);
-    if (r < 0) {
-      warm.push(perSecond);
-      continue;
-    }
-    rates.push(perSecond);
+    (r < 0 ? warm : rates).push(n / ((performance.now() - t0) / 1000));
+    if (r < 0) continue;
     cpuUs.push((cpu.user + cpu.system) / n);
   }
   await sender.close();
@@ -210,12 +206,8 @@ async function directTwoProcesses(
     await pump(sender, n, payload);
     const done = await child.next();
     if (done.kind !== 'done') throw new Error('receiver failed');
-    const perSecond = n / ((performance.now() - t0) / 1000);
-    if (r < 0) {
-      warm.push(perSecond);
-      continue;
-    }
-    out.push(perSecond);
+    (r < 0 ? warm : out).push(n / ((performance.now() - t0) / 1000));
+    if (r < 0) continue;
     const c = process.cpuUsage(c0);
     cpu.sender.push((c.user + c.system) / n);
     cpu.receiver.push((cpuOf(child.pid) - child0) / n);
