@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { basename } from 'node:path';
 import { z } from 'zod';
 import { parseOrThrow } from '../config/errors.js';
 import {
@@ -32,11 +33,80 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 /** @default 3 000 ms */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 3_000;
 
+/**
+ * Variables of the runtime's environment that an agent process started without an explicit `env`
+ * inherits: what a program needs to run (find programs, a home and user name, locale, time zone,
+ * a temporary directory, a terminal type), nothing else. ARS runs agents its users do not fully
+ * trust, and the runtime's environment holds its secrets (the keystore master key
+ * `ARS_MASTER_KEY`, Redis URLs with passwords in `ARS_REDIS_URL`, cloud and API tokens), so the
+ * default is an allow-list, never the whole environment. Left out on purpose: `SHELL` (an agent
+ * has no business with the operator's login shell), `NODE_OPTIONS` and `NODE_PATH` (they can
+ * preload code into a node agent; a loader belongs in `args`), and proxy variables (their URLs
+ * may carry credentials).
+ */
+export const AGENT_ENV_ALLOWLIST: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'TZ',
+  'TMPDIR',
+  'TERM',
+];
+
+/** Prefixes of inherited variables, besides AGENT_ENV_ALLOWLIST: the locale categories (`LC_ALL`, `LC_CTYPE`, ...). */
+export const AGENT_ENV_ALLOWED_PREFIXES: readonly string[] = ['LC_'];
+
+/**
+ * What the docker CLI reads from its environment to reach the engine (a remote or rootless engine,
+ * a context, TLS), inherited as well when the command is `docker` (dockerAgentCommand's sandboxes).
+ * The docker CLI passes none of them into the container: dockerAgentCommand gives the container
+ * only the `--env KEY=value` pairs it was asked for.
+ */
+export const DOCKER_CLI_ENV_ALLOWLIST: readonly string[] = [
+  'DOCKER_HOST',
+  'DOCKER_CONFIG',
+  'DOCKER_CONTEXT',
+  'DOCKER_CERT_PATH',
+  'DOCKER_TLS_VERIFY',
+  'DOCKER_API_VERSION',
+  'XDG_RUNTIME_DIR',
+];
+
+/**
+ * The environment of an agent process started without an explicit `env`: the variables of
+ * `parent` named in AGENT_ENV_ALLOWLIST or starting with AGENT_ENV_ALLOWED_PREFIXES, plus
+ * DOCKER_CLI_ENV_ALLOWLIST when `command` is the docker CLI (`docker` or a path ending in it).
+ * Everything else — the runtime's secrets in particular — stays out of the agent's reach.
+ */
+export function defaultAgentEnv(
+  command: string,
+  parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const names = new Set(AGENT_ENV_ALLOWLIST);
+  if (basename(command) === 'docker') for (const name of DOCKER_CLI_ENV_ALLOWLIST) names.add(name);
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value === undefined) continue;
+    if (names.has(name) || AGENT_ENV_ALLOWED_PREFIXES.some((prefix) => name.startsWith(prefix))) {
+      env[name] = value;
+    }
+  }
+  return env;
+}
+
 const optionsSchema = z
   .object({
     /** Program to start (`node`, `python3`, `docker`). */
     command: z.string().min(1),
     args: z.array(z.string()).default([]),
+    /**
+     * The agent process's whole environment, passed exactly as given: nothing of the runtime's
+     * environment is merged in, and nothing is filtered out (`ARS_*` variables included; the
+     * caller chose them).
+     * @default defaultAgentEnv(command): an allow-listed subset of the runtime's environment
+     */
     env: z.record(z.string(), z.string()).optional(),
     cwd: z.string().optional(),
     /** @default DEFAULT_MAX_FRAME_BYTES (1 MiB) */
@@ -121,12 +191,15 @@ export class StdioAgentConnection implements AgentEndpoint {
     });
   }
 
-  /** Starts the agent process and completes the hello/welcome handshake. */
+  /**
+   * Starts the agent process and completes the hello/welcome handshake. Without `env`, the process
+   * gets defaultAgentEnv(command), never the runtime's whole environment.
+   */
   static async spawn(input: StdioAgentOptionsInput): Promise<StdioAgentConnection> {
     const options = compileStdioAgentOptions(input);
     const child = spawn(options.command, options.args, {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env: options.env ?? defaultAgentEnv(options.command),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const connection = new StdioAgentConnection(child, options, options.logger ?? silentLogger);

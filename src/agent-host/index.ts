@@ -8,6 +8,10 @@ export { serveAgent, type AgentSideOptions } from './agent-side.js';
 export {
   StdioAgentConnection,
   compileStdioAgentOptions,
+  defaultAgentEnv,
+  AGENT_ENV_ALLOWLIST,
+  AGENT_ENV_ALLOWED_PREFIXES,
+  DOCKER_CLI_ENV_ALLOWLIST,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_HELLO_TIMEOUT_MS,

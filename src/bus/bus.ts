@@ -56,6 +56,7 @@ const publishSchema = z.strictObject({
   topic: z.string().regex(TOPIC, 'topics are 1-256 letters, digits, _ . : / -'),
 });
 const broadcastSchema = z.strictObject(common);
+const replySchema = z.strictObject({ from: agentId, payload, ttlMs: common.ttlMs });
 const requestSchema = z.strictObject({
   ...common,
   to: agentId,
@@ -84,6 +85,7 @@ const SEND_KEYS = new Set([...COMMON_KEYS, 'to']);
 const PUBLISH_KEYS = new Set([...COMMON_KEYS, 'topic']);
 const BROADCAST_KEYS = new Set(COMMON_KEYS);
 const REQUEST_KEYS = new Set([...COMMON_KEYS, 'to', 'timeoutMs']);
+const REPLY_KEYS = new Set(['from', 'payload', 'ttlMs']);
 
 /**
  * The hot-path input check: true only for inputs the zod schema accepts unchanged. Anything else
@@ -119,9 +121,10 @@ export type SendInput = WithPayload<z.input<typeof sendSchema>>;
 export type PublishInput = WithPayload<z.input<typeof publishSchema>>;
 export type BroadcastInput = WithPayload<z.input<typeof broadcastSchema>>;
 export type RequestInput = WithPayload<z.input<typeof requestSchema>>;
+export type ReplyInput = WithPayload<z.input<typeof replySchema>>;
 export type SubscribeInput = z.input<typeof subscribeSchema> & { handler: MessageHandler };
 
-/** A running consumer; `close()` stops it gracefully. */
+/** A running consumer; `close()` stops it gracefully (calling it again waits for the same stop). */
 export interface Subscription {
   close(): Promise<void>;
 }
@@ -146,9 +149,13 @@ export interface Bus {
   send(input: SendInput): Promise<SendResult>;
   publish(input: PublishInput): Promise<SendResult>;
   broadcast(input: BroadcastInput): Promise<SendResult>;
-  /** Sends a request and waits for the reply; BusTimeoutError after timeoutMs. `from` must be consuming on this bus. */
+  /**
+   * Sends a request and waits for the reply from `to` to `from` (`from` must be consuming on this
+   * bus). BusTimeoutError after timeoutMs counted from the call, the send included; BusUsageError if
+   * the bus closes meanwhile (refused once close() has begun).
+   */
   request(input: RequestInput): Promise<BusMessage>;
-  reply(to: BusMessage, input: { from: string; payload: Payload; ttlMs?: number }): Promise<SendResult>;
+  reply(to: BusMessage, input: ReplyInput): Promise<SendResult>;
   /** Consumes an agent's inbox (direct, requests, replies) and broadcasts. */
   consume(
     agentId: string,
@@ -159,13 +166,40 @@ export interface Bus {
   subscribe(input: SubscribeInput): Promise<Subscription>;
   /** Writes pending batches now. */
   flush(): Promise<void>;
-  /** Stops consumers gracefully, writes pending batches, closes connections. */
+  /**
+   * Stops consumers gracefully (handlers still running finish, and their sends are written), writes
+   * pending batches, rejects waiting requests with BusUsageError, closes connections.
+   */
   close(): Promise<void>;
-  /** Drops everything at once without acking (what a crash looks like; for tests). */
+  /**
+   * Drops everything at once without acking (what a crash looks like; for tests); waiting requests
+   * are rejected with BusUsageError.
+   */
   destroy(): void;
 }
 
 type Client = ReturnType<typeof createClient>;
+
+/** A running stream consumer, its blocking connection, and its stop (once started, shared). */
+interface ConsumerEntry {
+  readonly consumer: StreamConsumer;
+  readonly client: Client;
+  stopped?: Promise<void>;
+}
+
+/**
+ * A request waiting for its reply. Only a reply from `to` (the agent asked) to `from` (the
+ * requester) settles it. `resolve` and `reject` remove the entry and its timer before settling.
+ */
+interface Waiter {
+  readonly from: string;
+  readonly to: string;
+  readonly timer: NodeJS.Timeout;
+  resolve(m: BusMessage): void;
+  reject(error: Error): void;
+}
+
+const CLOSED_MESSAGE = 'the bus is closed; create a new one with createBus()';
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
@@ -218,21 +252,41 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     policy: input.policy ?? allowAllPolicy,
     audit: input.audit ?? noopAuditSink,
     logger,
-    deadLetters: new DeadLetters(redis, keys),
+    deadLetters: new DeadLetters(redis, keys, options, input.now ?? Date.now),
     now: input.now ?? Date.now,
   };
   const audited = ctx.audit !== noopAuditSink;
   const writer = new FrameWriter(ctx, audited);
   const buckets = new TokenBuckets(options.ratePerSecond, options.rateBurst, ctx.now);
   const known = new Map<string, { known: boolean; at: number }>();
-  const consumers = new Set<{ consumer: StreamConsumer; client: Client }>();
+  const consumers = new Set<ConsumerEntry>();
   const consuming = new Map<string, number>();
-  const pending = new Map<string, { resolve(m: BusMessage): void; timer: NodeJS.Timeout }>();
+  /** Waiting requests by correlation id. */
+  const pending = new Map<string, Waiter>();
+  /**
+   * close() has begun: no new consumers or requests. Sends are still accepted until `closed`, so
+   * that handlers finishing during close() can reply.
+   */
+  let closing = false;
+  /** No sends any more. */
   let closed = false;
 
+  /** For calls that start new work: refused once close() has begun. */
   const ensureOpen = (): void => {
-    if (closed) throw new BusUsageError('the bus is closed; create a new one with createBus()');
+    if (closing || closed) throw new BusUsageError(CLOSED_MESSAGE);
   };
+
+  /** Rejects every waiting request (close, destroy). */
+  function rejectWaiters(): void {
+    for (const [corr, w] of pending) {
+      w.reject(
+        new BusUsageError(
+          `the bus was closed while request ${corr} to '${w.to}' waited for its reply; send it again on an open bus`,
+        ),
+      );
+    }
+    pending.clear();
+  }
 
   async function createGroup(stream: string, group: string, start: string): Promise<void> {
     try {
@@ -251,22 +305,31 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     return v;
   }
 
-  async function startConsumer(spec: ConsumerSpec): Promise<{ consumer: StreamConsumer; client: Client }> {
+  async function startConsumer(spec: ConsumerSpec): Promise<ConsumerEntry> {
     const client: Client = createClient(redisClientOptions(options.redisUrl));
     client.on('error', (error: unknown) => logger.debug({ err: error }, 'bus blocking connection error'));
     await client.connect();
+    if (closing || closed) {
+      // close() began while this connection opened: it would not stop this consumer
+      client.destroy();
+      throw new BusUsageError(CLOSED_MESSAGE);
+    }
     const consumer = new StreamConsumer(ctx, client, spec, audited);
-    const entry = { consumer, client };
+    const entry: ConsumerEntry = { consumer, client };
     consumers.add(entry);
     consumer.start();
     return entry;
   }
 
-  async function stopConsumer(entry: { consumer: StreamConsumer; client: Client }): Promise<void> {
-    consumers.delete(entry);
-    const stopped = entry.consumer.stop();
-    entry.client.destroy();
-    await stopped;
+  /** Stops a consumer gracefully; a second call (close() after Subscription.close()) waits for the first. */
+  function stopConsumer(entry: ConsumerEntry): Promise<void> {
+    if (entry.stopped === undefined) {
+      consumers.delete(entry);
+      const stopped = entry.consumer.stop();
+      entry.client.destroy();
+      entry.stopped = stopped;
+    }
+    return entry.stopped;
   }
 
   const policed = ctx.policy !== allowAllPolicy;
@@ -344,8 +407,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     ttlMs: number | undefined,
     corr: string | null,
   ): Promise<SendResult> {
-    if (closed)
-      return Promise.reject(new BusUsageError('the bus is closed; create a new one with createBus()'));
+    if (closed) return Promise.reject(new BusUsageError(CLOSED_MESSAGE));
     const wait = buckets.take(from);
     if (wait > 0) return Promise.reject(new BusRateLimitError(from, wait));
     const id = randomUUID();
@@ -403,7 +465,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
             );
             return;
           }
-          if (closed) throw new BusUsageError('the bus is closed; create a new one with createBus()');
+          if (closed) throw new BusUsageError(CLOSED_MESSAGE);
           writer.enqueue(
             lane,
             new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, resolve, reject),
@@ -421,6 +483,27 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     });
   }
 
+  let closeDone: Promise<void> | undefined;
+  /**
+   * close(), in the order that lets work in flight finish: the consumers stop (their handlers
+   * finish, and what those send is still accepted), the sends are written, then the bus refuses
+   * sends, the waiting requests are rejected and the connection closes.
+   */
+  async function closeGracefully(): Promise<void> {
+    if (closed) return; // destroy() came first
+    closing = true;
+    while (consumers.size > 0) await Promise.all([...consumers].map((c) => stopConsumer(c)));
+    await Promise.allSettled([...checking]);
+    await writer.drain();
+    closed = true;
+    // sends that started while the writer drained: their checks end (refused if not yet queued)
+    // and what they queued is written
+    await Promise.allSettled([...checking]);
+    await writer.drain();
+    rejectWaiters();
+    await main.close();
+  }
+
   const inboxAccept =
     (agent: string) =>
     (env: EnvelopeHeader): 'deliver' | 'wrong_recipient' =>
@@ -432,7 +515,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     options,
     deadLetters: ctx.deadLetters,
     async register(id) {
-      ensureOpen();
+      if (closed) throw new BusUsageError(CLOSED_MESSAGE);
       parseOrThrow(agentId, id, 'agent id');
       await createGroup(keys.inbox(id), 'inbox', '0');
       await createGroup(keys.broadcast, `agent:${id}`, '$');
@@ -440,7 +523,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       known.set(id, { known: true, at: ctx.now() });
     },
     async unregister(id) {
-      ensureOpen();
+      if (closed) throw new BusUsageError(CLOSED_MESSAGE);
       await redis.sendCommand(['SREM', keys.agents, id]);
       known.delete(id);
     },
@@ -507,79 +590,106 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         null,
       );
     },
-    async request(raw) {
-      const i = checked(
-        requestSchema,
-        raw,
-        REQUEST_KEYS,
-        (r) =>
-          isAgent(r.to) &&
-          (r.timeoutMs === undefined ||
-            (Number.isSafeInteger(r.timeoutMs) &&
-              (r.timeoutMs as number) >= 1 &&
-              (r.timeoutMs as number) <= 3_600_000)),
-        'bus.request input',
-      );
-      if (!consuming.get(i.from)) {
-        throw new BusUsageError(
-          `'${i.from}' must consume its inbox on this bus (bus.consume('${i.from}', ...)) before it can receive replies`,
+    request(raw) {
+      let i: z.output<typeof requestSchema>;
+      try {
+        i = checked(
+          requestSchema,
+          raw,
+          REQUEST_KEYS,
+          (r) =>
+            isAgent(r.to) &&
+            (r.timeoutMs === undefined ||
+              (Number.isSafeInteger(r.timeoutMs) &&
+                (r.timeoutMs as number) >= 1 &&
+                (r.timeoutMs as number) <= 3_600_000)),
+          'bus.request input',
         );
+        // the reply could not arrive once close() has begun: its consumers are stopping
+        ensureOpen();
+        if (!consuming.get(i.from)) {
+          throw new BusUsageError(
+            `'${i.from}' must consume its inbox on this bus (bus.consume('${i.from}', ...)) before it can receive replies`,
+          );
+        }
+      } catch (error) {
+        return Promise.reject(asError(error));
       }
+      const { from, to } = i;
       const timeoutMs = i.timeoutMs ?? 10_000;
       const corr = randomUUID();
-      const reply = new Promise<BusMessage>((resolve, reject) => {
-        const timer = setTimeout(() => {
+      // One promise, settled once by whichever comes first: the reply, the timeout (which bounds the
+      // send too), a failed or dead-lettered send, or close(). Each path removes the waiter and its
+      // timer; a send that completes after the request settled finds nothing left to settle.
+      return new Promise<BusMessage>((resolve, reject) => {
+        const settle = (): boolean => {
+          if (pending.get(corr) !== waiter) return false;
           pending.delete(corr);
-          reject(new BusTimeoutError(i.to, corr, timeoutMs));
-        }, timeoutMs);
-        pending.set(corr, { resolve, timer });
+          clearTimeout(waiter.timer);
+          return true;
+        };
+        const waiter: Waiter = {
+          from,
+          to,
+          timer: setTimeout(() => waiter.reject(new BusTimeoutError(to, corr, timeoutMs)), timeoutMs),
+          resolve(m) {
+            if (settle()) resolve(m);
+          },
+          reject(error) {
+            if (settle()) reject(error);
+          },
+        };
+        // registered before the send: the reply can arrive before the send's own answer
+        pending.set(corr, waiter);
+        let sent: Promise<SendResult>;
+        try {
+          sent = submit(
+            'request',
+            from,
+            to,
+            inboxOf(to),
+            '',
+            i.payload,
+            i.delivery ?? 'at-least-once',
+            i.ttlMs ?? timeoutMs,
+            corr,
+          );
+        } catch (error) {
+          sent = Promise.reject(asError(error));
+        }
+        sent.then(
+          (result) => {
+            if (result.status === 'dead_lettered')
+              waiter.reject(new BusRejectedError(result.id, result.reason, result.detail));
+          },
+          (error: unknown) => waiter.reject(asError(error)),
+        );
       });
-      // the request carries its own id as the correlation id of the reply
-      const result = await submit(
-        'request',
-        i.from,
-        i.to,
-        inboxOf(i.to),
-        '',
-        i.payload,
-        i.delivery ?? 'at-least-once',
-        i.ttlMs ?? timeoutMs,
-        corr,
-      ).catch((error: unknown) => {
-        const p = pending.get(corr);
-        if (p) clearTimeout(p.timer);
-        pending.delete(corr);
-        throw error;
-      });
-      if (result.status === 'dead_lettered') {
-        const p = pending.get(corr);
-        if (p) clearTimeout(p.timer);
-        pending.delete(corr);
-        void reply.catch(() => undefined);
-        throw new BusRejectedError(result.id, result.reason, result.detail);
-      }
-      return reply;
     },
     reply(to, raw) {
-      let from: string;
+      let i: z.output<typeof replySchema>;
       try {
-        from = isAgent(raw.from) ? raw.from : parseOrThrow(agentId, raw.from, 'bus.reply from');
+        i = checked(replySchema, raw, REPLY_KEYS, () => true, 'bus.reply input');
         if (to.kind !== 'request' || !to.correlationId)
           throw new BusUsageError(
             `message ${to.id} is a ${to.kind}, not a request; only requests can be replied to`,
+          );
+        if (!isAgent(to.from) || !LEVELS.has(to.delivery))
+          throw new BusUsageError(
+            `message ${to.id} is not a request this bus delivered (sender '${to.from}', delivery '${to.delivery}'); reply to the message your handler received`,
           );
       } catch (error) {
         return Promise.reject(asError(error));
       }
       return submit(
         'reply',
-        from,
+        i.from,
         to.from,
         inboxOf(to.from),
         '',
-        raw.payload,
+        i.payload,
         to.delivery,
-        raw.ttlMs,
+        i.ttlMs,
         to.correlationId,
       );
     },
@@ -588,13 +698,25 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       parseOrThrow(agentId, id, 'agent id');
       await bus.register(id);
       const name = opts.consumerName ?? randomId('c');
+      /**
+       * Takes a reply for a waiting request: only from the agent asked, to the requester. Any other
+       * reply (late, or with a correlation id it has no right to) goes to the handler like any
+       * message addressed to this agent.
+       */
       const intercept = (m: BusMessage): boolean => {
         if (m.kind !== 'reply' || !m.correlationId) return false;
-        const p = pending.get(m.correlationId);
-        if (!p) return false;
-        pending.delete(m.correlationId);
-        clearTimeout(p.timer);
-        p.resolve(m);
+        const w = pending.get(m.correlationId);
+        if (!w || w.to !== m.from || w.from !== m.to) return false;
+        w.resolve(m);
+        if (audited)
+          audit(ctx, {
+            kind: 'message.delivered',
+            messageId: m.id,
+            from: m.from,
+            to: m.to,
+            messageKind: m.kind,
+            at: ctx.now(),
+          });
         return true;
       };
       const inbox = await startConsumer({
@@ -620,10 +742,16 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         handler,
       });
       consuming.set(id, (consuming.get(id) ?? 0) + 1);
+      let stopped: Promise<void> | undefined;
       return {
-        async close() {
-          consuming.set(id, (consuming.get(id) ?? 1) - 1);
-          await Promise.all([stopConsumer(inbox), stopConsumer(bcast)]);
+        close() {
+          if (stopped === undefined) {
+            const left = (consuming.get(id) ?? 1) - 1;
+            if (left > 0) consuming.set(id, left);
+            else consuming.delete(id);
+            stopped = Promise.all([stopConsumer(inbox), stopConsumer(bcast)]).then(() => undefined);
+          }
+          return stopped;
         },
       };
     },
@@ -654,23 +782,21 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       await Promise.allSettled([...checking]);
       await writer.drain();
     },
-    async close() {
-      if (closed) return;
-      await Promise.allSettled([...checking]);
-      await writer.drain();
-      closed = true;
-      await Promise.all([...consumers].map((c) => stopConsumer(c)));
-      for (const p of pending.values()) clearTimeout(p.timer);
-      await main.close();
+    close() {
+      closeDone ??= closeGracefully();
+      return closeDone;
     },
     destroy() {
+      closing = true;
       closed = true;
       for (const c of consumers) {
-        void c.consumer.stop();
+        c.stopped = c.consumer
+          .stop()
+          .catch((error: unknown) => logger.debug({ err: error }, 'bus consumer stop after destroy failed'));
         c.client.destroy();
       }
       consumers.clear();
-      for (const p of pending.values()) clearTimeout(p.timer);
+      rejectWaiters();
       main.destroy();
     },
   };

@@ -5,6 +5,7 @@ import type { DeadLetterReason } from './dead-letter-reason.js';
 import type { DeadFrameLetter } from './dead-letters.js';
 import type { DeliveryLevel, EnvelopeHeader, MessageKind } from './envelope.js';
 import { frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
+import { seenTtlMs } from './options.js';
 import { runScript } from './scripts.js';
 import { SEEN_CHECK_LUA } from './seen-check.lua.js';
 import { SEEN_PENDING_LUA } from './seen-pending.lua.js';
@@ -104,6 +105,11 @@ interface Received {
   /** Indexes still to deliver, in order. */
   todo: number[];
   letters: DeadFrameLetter[];
+  /**
+   * Set when the frame could not be judged this time (the keystore failed): it is neither delivered
+   * nor acked, and comes back after the visibility timeout, up to maxAttempts.
+   */
+  held: boolean;
 }
 
 /** Reads one stream as one consumer of one group: XREADGROUP, XAUTOCLAIM, verify, decrypt, dispatch, ack. */
@@ -184,7 +190,7 @@ export class StreamConsumer {
                   this.lastId === '' ? '-' : `(${this.lastId}`,
                   String(seenCap),
                   seenPrefix,
-                  String(options.replayWindowMs),
+                  String(seenTtlMs(options)),
                 ],
               )
             : undefined;
@@ -350,11 +356,11 @@ export class StreamConsumer {
             ctx.redis,
             SEEN_CHECK_LUA,
             live.map((f) => ctx.keys.seen(spec.stream, spec.group, f.fid)),
-            [String(ctx.options.replayWindowMs), ...live.map((f) => f.entryId)],
+            [String(seenTtlMs(ctx.options)), ...live.map((f) => f.entryId)],
           )
         : undefined;
     try {
-      for (const f of frames) await this.check(f);
+      for (const f of frames) await this.verify(f);
     } finally {
       // never leave the script's promise unobserved, even if a check throws
       void seen?.catch(() => undefined);
@@ -367,11 +373,12 @@ export class StreamConsumer {
       });
     }
 
-    // exactly-once: skip messages already marked done (one MGET for the read)
+    // exactly-once: skip messages already marked done (one MGET for the read), before the expiry
+    // checks, so that a redelivered frame does not dead-letter a message that was handled
     const done = new Set<string>();
     const exactly: string[] = [];
     for (const f of frames)
-      for (const x of f.todo)
+      for (const x of f.held ? [] : f.todo)
         if (this.level(f.envs[x] as EnvelopeHeader) === 'exactly-once')
           exactly.push((f.envs[x] as EnvelopeHeader).id);
     if (exactly.length > 0) {
@@ -385,6 +392,8 @@ export class StreamConsumer {
     }
 
     for (const f of frames) {
+      if (f.held) continue;
+      this.checkMessages(f, done);
       if (await this.deliver(f, done)) this.ack(f.entryId);
     }
   }
@@ -398,10 +407,14 @@ export class StreamConsumer {
    */
   private ack(entryId: string): void {
     const { ctx, spec } = this;
-    if (spec.delivery === 'at-most-once') return;
+    // an at-most-once read (NOACK) left nothing pending; an inbox entry is still deleted
+    const noAck = spec.delivery === 'at-most-once';
+    if (noAck && !spec.deleteAfterAck) return;
     const send = (c: RedisCommander): Promise<unknown> => {
+      const del = spec.deleteAfterAck ? c.sendCommand(['XDEL', spec.stream, entryId]) : undefined;
+      if (noAck) return del as Promise<unknown>;
       const p = c.sendCommand(['XACK', spec.stream, spec.group, entryId]);
-      return spec.deleteAfterAck ? Promise.all([p, c.sendCommand(['XDEL', spec.stream, entryId])]) : p;
+      return del ? Promise.all([p, del]) : p;
     };
     const tracked = send(this.reading ? ctx.redis : this.blocking)
       .catch(() => send(ctx.redis))
@@ -437,6 +450,7 @@ export class StreamConsumer {
     let c = EMPTY;
     let t = EMPTY;
     let only: string | undefined;
+    let forGroup: string | undefined;
     let plainFid = '';
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i] as Buffer;
@@ -450,6 +464,7 @@ export class StreamConsumer {
         else if (ch === CH_T) t = value;
         else if (ch === CH_F) plainFid = value.toString('latin1');
       } else if (name.length === 4 && name.toString('latin1') === 'only') only = value.toString('latin1');
+      else if (name.length === 5 && name.toString('latin1') === 'group') forGroup = value.toString('latin1');
     }
     const f: Received = {
       entryId,
@@ -465,12 +480,22 @@ export class StreamConsumer {
       offsets: [],
       todo: [],
       letters: [],
+      held: false,
     };
     const all = (reason: DeadLetterReason, detail: string): Received => {
       for (const x of f.todo) this.reject(f, x, reason, detail);
       f.todo = [];
       return f;
     };
+    // a dead letter replayed into a shared stream is for the one group it was dead-lettered in: the
+    // others ack it unread (dead-letters.ts)
+    if (forGroup !== undefined && forGroup !== this.spec.group) return f;
+    // no frame the sender's limits allow is larger: refused before it is parsed or hashed
+    const bodyLimit = options.maxFrameBytes + options.maxMessageBytes;
+    if (c.length > bodyLimit) {
+      this.reject(f, undefined, 'too_large', `frame body is ${c.length} bytes; the limit is ${bodyLimit}`);
+      return f;
+    }
     try {
       const read = readFrameHeader(h);
       f.header = read.fields;
@@ -478,6 +503,15 @@ export class StreamConsumer {
       f.fid = read.fields.fid.toString('hex');
     } catch (error) {
       this.reject(f, undefined, 'bad_signature', `malformed frame: ${(error as Error).message}`);
+      return f;
+    }
+    if (f.envs.length > options.maxBatch) {
+      this.reject(
+        f,
+        undefined,
+        'too_large',
+        `frame holds ${f.envs.length} messages; the limit is ${options.maxBatch} (maxBatch)`,
+      );
       return f;
     }
     let at = 0;
@@ -507,28 +541,63 @@ export class StreamConsumer {
     return f;
   }
 
-  /** Steps 2-3 for one parsed entry: the frame signature, then recipient, expiry and timestamp window. */
-  private async check(f: Received): Promise<void> {
+  /** Rejects every message still to do in the frame with one reason. */
+  private rejectAll(f: Received, reason: DeadLetterReason, detail: string): void {
+    for (const x of f.todo) this.reject(f, x, reason, detail);
+    f.todo = [];
+  }
+
+  /**
+   * The keystore failed while judging the frame (its records could not be read): the frame is held —
+   * neither delivered nor acked, so it comes back after the visibility timeout — until its last
+   * attempt, when its messages are dead-lettered as unknown_key. Other frames of the read go on.
+   */
+  private keystoreFailed(f: Received, error: unknown, todo: readonly number[]): void {
+    const why = (error as Error)?.message ?? String(error);
+    if (f.deliveryCount >= this.ctx.options.maxAttempts) {
+      for (const x of todo)
+        this.reject(f, x, 'unknown_key', `keystore failed on delivery ${f.deliveryCount}: ${why}`);
+      return;
+    }
+    f.held = true;
+    this.ctx.logger.warn(
+      { err: error, stream: this.spec.stream, entryId: f.entryId, deliveryCount: f.deliveryCount },
+      'bus keystore failed; the frame will be redelivered',
+    );
+  }
+
+  /** Step 2 for one parsed entry: the frame signature (one per frame). */
+  private async verify(f: Received): Promise<void> {
+    const { keystore } = this.ctx;
+    if (f.todo.length === 0 || !keystore) return;
+    const header = f.header as FrameFields;
+    if (!header.kid) return this.rejectAll(f, 'bad_signature', 'frame is not signed');
+    let key: Awaited<ReturnType<typeof keystore.verificationKey>>;
+    try {
+      key = await keystore.verificationKey(agentKeyOwner(header.from), header.kid);
+    } catch (error) {
+      this.keystoreFailed(f, error, f.todo);
+      if (!f.held) f.todo = [];
+      return;
+    }
+    if (!key)
+      return this.rejectAll(
+        f,
+        'unknown_key',
+        `signing key '${header.kid}' of '${header.from}' is unknown or retired`,
+      );
+    if (!verifyEd25519(key, frameSignedBytes(f.h, f.c, f.t), f.s))
+      this.rejectAll(f, 'bad_signature', `frame signature does not verify under '${header.kid}'`);
+  }
+
+  /**
+   * Step 3 for one verified entry: recipient, expiry and timestamp window of each message not yet
+   * done (a message handled before, exactly-once, is skipped by {@link deliver}, not dead-lettered).
+   */
+  private checkMessages(f: Received, done: ReadonlySet<string>): void {
     if (f.todo.length === 0) return;
     const { ctx, spec } = this;
-    const { options, keystore } = ctx;
-    const header = f.header as FrameFields;
-    const { h, s, c, t } = f;
-    const all = (reason: DeadLetterReason, detail: string): void => {
-      for (const x of f.todo) this.reject(f, x, reason, detail);
-      f.todo = [];
-    };
-    // 2. the frame signature (one per frame)
-    if (keystore) {
-      if (!header.kid) return all('bad_signature', 'frame is not signed');
-      const key = await keystore.verificationKey(agentKeyOwner(header.from), header.kid);
-      if (!key)
-        return all('unknown_key', `signing key '${header.kid}' of '${header.from}' is unknown or retired`);
-      if (!verifyEd25519(key, frameSignedBytes(h, c, t), s))
-        return all('bad_signature', `frame signature does not verify under '${header.kid}'`);
-    }
-
-    // 3. recipient, expiry, timestamp window
+    const { options } = ctx;
     const now = ctx.now();
     const oldest = now - options.replayWindowMs;
     const newest = now + options.maxClockSkewMs;
@@ -539,6 +608,7 @@ export class StreamConsumer {
       if (verdict === 'skip') continue;
       if (verdict === 'wrong_recipient')
         this.reject(f, x, 'wrong_recipient', `${env.kind} message for '${env.to}' arrived on ${spec.stream}`);
+      else if (done.has(env.id)) keep.push(x);
       else if (env.ts + env.ttl < now)
         this.reject(f, x, 'expired', `expired ${now - env.ts - env.ttl} ms ago (ttl ${env.ttl} ms)`);
       else if (env.ts < oldest || env.ts > newest)
@@ -567,8 +637,18 @@ export class StreamConsumer {
     let plain = f.c;
     if (keystore && todo.length > 0) {
       const header = f.header as FrameFields;
-      const key = header.ekid ? await keystore.decryptionKey(spec.keyOwner, header.ekid) : undefined;
-      if (!key || !header.nonce) {
+      let key: Awaited<ReturnType<typeof keystore.decryptionKey>>;
+      try {
+        key = header.ekid ? await keystore.decryptionKey(spec.keyOwner, header.ekid) : undefined;
+      } catch (error) {
+        this.keystoreFailed(f, error, todo);
+        // held: not acked, and its dead letters are written when it is judged (not once per attempt)
+        if (f.held) return false;
+        todo = [];
+      }
+      if (todo.length === 0) {
+        // dead-lettered above
+      } else if (!key || !header.nonce) {
         for (const x of todo)
           this.reject(
             f,

@@ -4,6 +4,8 @@ import { DLQ_ADD_LUA } from './dlq-add.lua.js';
 import { DLQ_REPLAY_LUA } from './dlq-replay.lua.js';
 import { runScript } from './scripts.js';
 import { BusUsageError } from './errors.js';
+import { readFrameHeader } from './frame.js';
+import { DEFAULT_BUS_OPTIONS, seenTtlMs, type BusOptions } from './options.js';
 import type { StreamKeys } from './stream-keys.js';
 
 /** One entry of the dead-letter stream, as listed by `ars dlq ls`. */
@@ -74,11 +76,28 @@ export const DLQ_MAX_LEN = 1_000_000;
 /** How long the frame a dead letter came from is kept for `replay`. @default 604_800_000 (7 days) */
 export const DLQ_FRAME_TTL_MS = 604_800_000;
 
+/**
+ * Reasons a replay cannot change: the receiver would refuse the message again for the same reason,
+ * or — for a replay of a frame already delivered — deliver it a second time.
+ */
+const NOT_REPLAYABLE: Partial<Record<DeadLetterReason, string>> = {
+  replayed:
+    'it is a copy of a frame that was already delivered or is pending; replaying it would deliver that message twice',
+  bad_signature: 'its frame is malformed or its signature does not verify; a replay cannot make it valid',
+  wrong_recipient:
+    'it was addressed to another recipient than the stream it arrived on; a replay puts it back on the same stream',
+};
+
+/** What a replay checks the message against: the receiver's replay window. */
+export type ReplayWindow = Pick<BusOptions, 'replayWindowMs' | 'maxClockSkewMs'>;
+
 /** The dead-letter stream: append, list, replay. */
 export class DeadLetters {
   constructor(
     private readonly redis: RedisCommander,
     private readonly keys: StreamKeys,
+    private readonly window: ReplayWindow = DEFAULT_BUS_OPTIONS,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async add(d: DeadLetterInput): Promise<void> {
@@ -142,22 +161,61 @@ export class DeadLetters {
         `dead letter '${entryId}' (${found.reason}) was dropped before it was sealed, so it has no envelope to replay; the sender must send it again`,
       );
     }
+    const refused = NOT_REPLAYABLE[found.reason];
+    if (refused)
+      throw new BusUsageError(`dead letter '${entryId}' (${found.reason}) is not replayed: ${refused}`);
+    const gone = (): BusUsageError =>
+      new BusUsageError(
+        `dead letter '${entryId}' can no longer be replayed: its frame expired (frames are kept ${DLQ_FRAME_TTL_MS} ms)`,
+      );
+    await this.checkStillValid(entryId, found.frame, found.index, gone);
     const seen = this.keys.seen(found.stream, found.group, found.fid);
     try {
       const id = await runScript<string>(
         this.redis,
         DLQ_REPLAY_LUA,
         [this.keys.dlq, found.stream, seen, found.frame],
-        [entryId, String(found.index)],
+        [entryId, String(found.index), found.group, String(seenTtlMs(this.window))],
       );
       return String(id);
     } catch (error) {
-      if (String((error as Error)?.message).includes('NOENVELOPE'))
-        throw new BusUsageError(
-          `dead letter '${entryId}' can no longer be replayed: its frame expired (frames are kept ${DLQ_FRAME_TTL_MS} ms)`,
-        );
+      if (String((error as Error)?.message).includes('NOENVELOPE')) throw gone();
       throw error;
     }
+  }
+
+  /**
+   * Refuses, before anything changes, a replay the receiver would refuse again: a message past its
+   * TTL, or sent longer ago than the replay window. (The sender must send such a message again.)
+   */
+  private async checkStillValid(
+    entryId: string,
+    frameKey: string,
+    index: number,
+    gone: () => BusUsageError,
+  ): Promise<void> {
+    const h = await this.redis.sendCommand<Buffer | null>(['HGET', frameKey, 'h'], BUF);
+    if (!h) throw gone();
+    let env;
+    try {
+      env = readFrameHeader(Buffer.from(h)).envs[index];
+    } catch {
+      env = undefined;
+    }
+    if (!env)
+      throw new BusUsageError(
+        `dead letter '${entryId}' names message ${index}, which its frame does not hold`,
+      );
+    const now = this.now();
+    const sent = new Date(env.ts).toISOString();
+    if (env.ts + env.ttl < now)
+      throw new BusUsageError(
+        `dead letter '${entryId}' is not replayed: the message (sent ${sent}, ttl ${env.ttl} ms) has expired, so the receiver would refuse it again; the sender must send it again`,
+      );
+    if (env.ts < now - this.window.replayWindowMs)
+      throw new BusUsageError(
+        `dead letter '${entryId}' is not replayed: the message was sent ${sent}, before the replay window (${this.window.replayWindowMs} ms), so the receiver would refuse it again; the sender must send it again`,
+      );
   }
 
   private async findOne(

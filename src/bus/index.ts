@@ -17,11 +17,18 @@ export {
   type PublishInput,
   type BroadcastInput,
   type RequestInput,
+  type ReplyInput,
   type SubscribeInput,
   type Subscription,
 } from './bus.js';
 export type { BusMessage, MessageHandler } from './consumer.js';
-export { compileBusOptions, DEFAULT_BUS_OPTIONS, type BusOptions, type BusOptionsInput } from './options.js';
+export {
+  compileBusOptions,
+  DEFAULT_BUS_OPTIONS,
+  seenTtlMs,
+  type BusOptions,
+  type BusOptionsInput,
+} from './options.js';
 export { DEAD_LETTER_REASONS, type DeadLetterReason } from './dead-letter-reason.js';
 export {
   DeadLetters,

@@ -14,9 +14,12 @@ export const DEFAULT_BUS_OPTIONS = {
   maxMessageBytes: 262_144,
   /** Time to live of a message unless the sender sets one. @default 60_000 */
   defaultTtlMs: 60_000,
-  /** Largest TTL a sender may set. @default 3_600_000 */
-  maxTtlMs: 3_600_000,
-  /** Messages older than this (by their timestamp) are rejected as replays; also how long ids are remembered. @default 300_000 */
+  /** Largest TTL a sender may set; at most replayWindowMs. @default 300_000 */
+  maxTtlMs: 300_000,
+  /**
+   * Messages older than this (by their timestamp) are rejected as replays; frame ids are remembered
+   * this long plus twice maxClockSkewMs ({@link seenTtlMs}). @default 300_000
+   */
   replayWindowMs: 300_000,
   /** How far in the future a timestamp may be. @default 5_000 */
   maxClockSkewMs: 5_000,
@@ -87,10 +90,27 @@ const busOptionsSchema = z
   .refine((o) => o.defaultTtlMs <= o.maxTtlMs, {
     message: 'defaultTtlMs must not exceed maxTtlMs',
     path: ['defaultTtlMs'],
+  })
+  // a message older than the replay window is refused as a possible replay whatever its TTL, so a
+  // longer TTL would be a promise the receiver cannot keep
+  .refine((o) => o.maxTtlMs <= o.replayWindowMs, {
+    message:
+      'maxTtlMs must not exceed replayWindowMs (messages older than the replay window are refused); raise replayWindowMs too',
+    path: ['maxTtlMs'],
   });
 
 export type BusOptionsInput = z.input<typeof busOptionsSchema>;
 export type BusOptions = z.output<typeof busOptionsSchema>;
+
+/**
+ * How long the replay window remembers a frame id. A copy of a frame is accepted while its timestamp
+ * is in [now − replayWindowMs, now + maxClockSkewMs]; the first reader may have read it as much as
+ * maxClockSkewMs before its timestamp, so the mark must outlive the window by that much. Twice that,
+ * for the offset between the reader's clock and the sender's in the other direction.
+ */
+export function seenTtlMs(o: Pick<BusOptions, 'replayWindowMs' | 'maxClockSkewMs'>): number {
+  return o.replayWindowMs + 2 * o.maxClockSkewMs;
+}
 
 /** Validates bus options and applies the defaults; throws ConfigError naming each bad field. */
 export function compileBusOptions(input: BusOptionsInput = {}): BusOptions {

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import {
+  BusTimeoutError,
+  BusUsageError,
+  type BusAuditEvent,
+  type BusMessage,
+  type PreSendPolicy,
+  type SendResult,
+} from '../../../src/bus/index.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { collector, sleep, testEnv, type Env } from './helpers.js';
+
+/** A policy that allows everything after `ms` (a slow send phase). */
+const slowPolicy = (ms: number): PreSendPolicy => ({
+  checkSend: async () => {
+    await sleep(ms);
+    return { allowed: true, reasons: [] };
+  },
+});
+
+/** 'pending' if `p` has not settled within `ms`, else its value or its rejection reason. */
+async function within(p: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([p.catch((error: unknown) => error), sleep(ms).then(() => 'pending')]);
+}
+
+/** Waits until `list` holds a message. */
+async function first(list: BusMessage[], ms = 5000): Promise<BusMessage> {
+  const deadline = Date.now() + ms;
+  while (list[0] === undefined) {
+    if (Date.now() > deadline) throw new Error(`no message within ${ms} ms`);
+    await sleep(10);
+  }
+  return list[0];
+}
+
+describe('bus request lifecycle: timeouts, close, subscriptions, reply binding and input', () => {
+  let env: Env;
+  beforeEach(async () => {
+    env = await testEnv();
+  });
+  afterEach(async () => env.cleanup());
+
+  test('the timeout bounds the whole request, a send slower than timeoutMs included', async () => {
+    const bus = await env.bus({ policy: slowPolicy(1500) });
+    await bus.register('srv');
+    await bus.consume('cli', () => undefined);
+    const t0 = Date.now();
+    await assert.rejects(
+      bus.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 200 }),
+      (e: unknown) => e instanceof BusTimeoutError && /got no reply within 200 ms/.test(e.message),
+    );
+    const took = Date.now() - t0;
+    assert.ok(took < 1200, `request() settled after ${took} ms, not within about 200 ms`);
+  });
+
+  test('a request that times out during its send leaves no unhandled rejection and no waiter', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const client = await env.bus({ policy: slowPolicy(500) });
+      const server = await env.bus();
+      await server.consume('srv', async (m) => {
+        if (m.kind === 'request') await server.reply(m, { from: 'srv', payload: 'late' });
+      });
+      const stray = collector();
+      await client.consume('cli', stray.handler);
+      await assert.rejects(
+        client.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 100 }),
+        BusTimeoutError,
+      );
+      // the send completes later and the server answers; with no waiter left the reply is handed on
+      const [late] = await stray.waitFor(1);
+      assert.equal(late?.kind, 'reply');
+      assert.equal(late?.payload.toString(), 'late');
+      await sleep(50);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  test('close() and destroy() reject a waiting request with BusUsageError', async () => {
+    for (const end of ['close', 'destroy'] as const) {
+      const bus = await env.bus();
+      await bus.register('slow'); // registered, never answers
+      await bus.consume('cli', () => undefined);
+      const req = bus.request({ from: 'cli', to: 'slow', payload: '?', timeoutMs: 30_000 });
+      await sleep(100);
+      if (end === 'close') await bus.close();
+      else bus.destroy();
+      const outcome = await within(req, 2000);
+      assert.ok(outcome instanceof BusUsageError, `after ${end}() the request is ${String(outcome)}`);
+      assert.match(outcome.message, /the bus was closed while request .* to 'slow' waited for its reply/);
+    }
+  });
+
+  test('close() lets a handler still running send its reply, and then refuses new sends', async () => {
+    const server = await env.bus();
+    const client = await env.bus();
+    const started: BusMessage[] = [];
+    let replyError: unknown;
+    await server.consume('srv', async (m) => {
+      started.push(m);
+      await sleep(200);
+      try {
+        await server.reply(m, { from: 'srv', payload: 'pong' });
+      } catch (error) {
+        replyError = error;
+        throw error;
+      }
+    });
+    await client.consume('cli', () => undefined);
+    const req = client.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 5000 });
+    await first(started);
+    await server.close();
+    assert.equal(replyError, undefined);
+    assert.equal((await req).payload.toString(), 'pong');
+    // the request was handled, acked and deleted before the connection closed
+    const pending = await env.redis.sendCommand<unknown[]>(['XPENDING', `${env.prefix}:inbox:srv`, 'inbox']);
+    assert.equal(pending[0], 0);
+    await assert.rejects(
+      server.send({ from: 'srv', to: 'cli', payload: 'after close' }),
+      (e: unknown) => e instanceof BusUsageError && /the bus is closed/.test(e.message),
+    );
+  });
+
+  test('Subscription.close() is idempotent and counts each consumer once', async () => {
+    const bus = await env.bus();
+    const srv = await bus.consume('srv', async (m) => {
+      if (m.kind === 'request') await bus.reply(m, { from: 'srv', payload: 'ok' });
+    });
+    const one = await bus.consume('cli', () => undefined);
+    const two = await bus.consume('cli', () => undefined);
+    const ask = (): Promise<BusMessage> =>
+      bus.request({ from: 'cli', to: 'srv', payload: '?', timeoutMs: 5000 });
+    const notConsuming = (e: unknown): boolean =>
+      e instanceof BusUsageError && /'cli' must consume its inbox/.test(e.message);
+
+    await one.close();
+    await one.close();
+    // 'cli' still consumes through `two`
+    assert.equal((await ask()).payload.toString(), 'ok');
+    await two.close();
+    await assert.rejects(ask(), notConsuming);
+    await two.close();
+    await assert.rejects(ask(), notConsuming);
+
+    const topic = await bus.subscribe({ agentId: 'cli', topic: 't', handler: () => undefined });
+    await topic.close();
+    await topic.close();
+    // closing again after the bus closed resolves too
+    await bus.close();
+    await srv.close();
+  });
+
+  test('a reply resolves a request only when it comes from the agent asked and goes to the requester', async () => {
+    const bus = await env.bus();
+    const requests: BusMessage[] = [];
+    await bus.consume('slow', (m) => {
+      if (m.kind === 'request') requests.push(m); // answered by hand below
+    });
+    const toA = collector();
+    const toD = collector();
+    await bus.consume('a', toA.handler);
+    await bus.consume('d', toD.handler);
+    const req = bus.request({ from: 'a', to: 'slow', payload: 'quote?', timeoutMs: 10_000 });
+    const asked = await first(requests);
+
+    // another agent answers with the right correlation id
+    await bus.reply(asked, { from: 'c', payload: 'from c' });
+    // the agent asked answers, but to another agent
+    await bus.reply({ ...asked, from: 'd' }, { from: 'slow', payload: 'to d' });
+    // neither is taken by the request: each is handed to its recipient's handler
+    const [fromC] = await toA.waitFor(1);
+    assert.deepEqual([fromC?.kind, fromC?.from, fromC?.to], ['reply', 'c', 'a']);
+    const [toDMsg] = await toD.waitFor(1);
+    assert.deepEqual([toDMsg?.kind, toDMsg?.from, toDMsg?.to], ['reply', 'slow', 'd']);
+    assert.equal(await within(req, 100), 'pending');
+
+    await bus.reply(asked, { from: 'slow', payload: 'price is 42' });
+    const answer = await req;
+    assert.deepEqual([answer.from, answer.to, answer.payload.toString()], ['slow', 'a', 'price is 42']);
+  });
+
+  test('reply() refuses a bad ttlMs or payload with a ConfigError before it takes a rate token', async () => {
+    // one token for 'srv' and practically no refill: a bad reply that took it would starve the good one
+    const bus = await env.bus({ options: { ratePerSecond: 0.001, rateBurst: 1 } });
+    const requests: BusMessage[] = [];
+    await bus.consume('srv', (m) => {
+      if (m.kind === 'request') requests.push(m);
+    });
+    await bus.consume('cli', () => undefined);
+    const req = bus.request({ from: 'cli', to: 'srv', payload: '?', timeoutMs: 10_000 });
+    const asked = await first(requests);
+
+    const bad: [input: { from: string; payload: string; ttlMs?: number }, field: RegExp][] = [
+      [{ from: 'srv', payload: 'x', ttlMs: -1 }, /- ttlMs: /],
+      [{ from: 'srv', payload: 'x', ttlMs: 1.5 }, /- ttlMs: /],
+      [{ from: 'srv', payload: 'x', ttlMs: 'soon' as unknown as number }, /- ttlMs: /],
+      [{ from: 'srv', payload: 42 as unknown as string }, /- payload: payload must be a string, Buffer/],
+    ];
+    for (const [input, field] of bad) {
+      let sent: Promise<SendResult> | undefined;
+      assert.doesNotThrow(() => {
+        sent = bus.reply(asked, input);
+      });
+      await assert.rejects(
+        sent as Promise<SendResult>,
+        (e: unknown) =>
+          e instanceof ConfigError && /^bus\.reply input is invalid/.test(e.message) && field.test(e.message),
+      );
+    }
+    const sent = await bus.reply(asked, { from: 'srv', payload: 'ok' });
+    assert.equal(sent.status, 'queued');
+    assert.equal((await req).payload.toString(), 'ok');
+  });
+
+  test('a reply taken by a waiting request is audited as delivered', async () => {
+    const events: BusAuditEvent[] = [];
+    const bus = await env.bus({
+      audit: {
+        record: (e) => {
+          events.push(e);
+        },
+      },
+    });
+    await bus.consume('srv', async (m) => {
+      if (m.kind === 'request') await bus.reply(m, { from: 'srv', payload: 'pong' });
+    });
+    await bus.consume('cli', () => undefined);
+    const answer = await bus.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 5000 });
+    const delivered = events.filter((e) => e.kind === 'message.delivered' && e.messageId === answer.id);
+    assert.deepEqual(
+      delivered.map((e) => (e.kind === 'message.delivered' ? [e.messageKind, e.from, e.to] : [])),
+      [['reply', 'srv', 'cli']],
+    );
+  });
+});
