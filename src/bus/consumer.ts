@@ -6,6 +6,7 @@ import type { DeadFrameLetter } from './dead-letters.js';
 import type { DeliveryLevel, EnvelopeHeader, MessageKind } from './envelope.js';
 import { frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
 import { seenTtlMs } from './options.js';
+import { RENEW_LEASE_LUA } from './renew-lease.lua.js';
 import { runScript } from './scripts.js';
 import { SEEN_CHECK_LUA } from './seen-check.lua.js';
 import { SEEN_PENDING_LUA } from './seen-pending.lua.js';
@@ -123,6 +124,13 @@ export class StreamConsumer {
   private reading = false;
   /** Messages in the frames of the read being taken (counted by processBatch as it parses them). */
   private taken = 0;
+  /**
+   * Entries this consumer has taken and not finished (handled, held or failed), with when it took
+   * them: while one is still here after a third of the visibility timeout, its idle time is reset
+   * (renew-lease.lua.ts), so a slow handler is not run a second time by another consumer meanwhile.
+   */
+  private readonly leased = new Map<string, number>();
+  private leaseTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly ctx: BusContext,
@@ -133,6 +141,12 @@ export class StreamConsumer {
 
   start(): void {
     this.running = true;
+    // an at-most-once (NOACK) read leaves nothing pending: nothing to hold
+    if (this.spec.delivery !== 'at-most-once') {
+      const every = Math.max(5, Math.floor(this.ctx.options.visibilityTimeoutMs / 3));
+      this.leaseTimer = setInterval(() => this.renewLeases(every), every);
+      this.leaseTimer.unref();
+    }
     this.loopDone = this.loop();
   }
 
@@ -140,7 +154,20 @@ export class StreamConsumer {
   async stop(): Promise<void> {
     this.running = false;
     await this.loopDone;
+    clearInterval(this.leaseTimer);
     while (this.acks.size > 0) await Promise.allSettled([...this.acks]);
+  }
+
+  /** Resets the idle time of the entries taken at least `age` ms ago and still being handled. */
+  private renewLeases(age: number): void {
+    const { ctx, spec } = this;
+    const cutoff = ctx.now() - age;
+    const ids: string[] = [];
+    for (const [id, at] of this.leased) if (at <= cutoff) ids.push(id);
+    if (ids.length === 0) return;
+    runScript(ctx.redis, RENEW_LEASE_LUA, [spec.stream], [spec.group, spec.consumer, ...ids]).catch(
+      (error: unknown) => ctx.logger.warn({ err: error, stream: spec.stream }, 'bus lease renewal failed'),
+    );
   }
 
   /**
@@ -221,7 +248,11 @@ export class StreamConsumer {
           }
         }
         lastCount = 0;
-        if (reply) for (const [, entries] of reply) lastCount += entries.length;
+        if (reply)
+          for (const [, entries] of reply) {
+            lastCount += entries.length;
+            if (!noAck) for (const [id] of entries) this.leased.set(id.toString(), this.ctx.now());
+          }
         // the previous batch first (order); its acks were written while this read waited
         await handling;
         if (!this.running) break;
@@ -326,6 +357,20 @@ export class StreamConsumer {
   async processBatch(
     entries: readonly (readonly [string, Buffer[], number])[],
     pipelined?: ReadonlyMap<string, number>,
+  ): Promise<void> {
+    const noAck = this.spec.delivery === 'at-most-once';
+    if (!noAck) for (const [entryId] of entries) this.leased.set(entryId, this.ctx.now());
+    try {
+      await this.judgeAndDeliver(entries, pipelined);
+    } finally {
+      // handled, held or failed: a held or failed entry must come back after the visibility timeout
+      for (const [entryId] of entries) this.leased.delete(entryId);
+    }
+  }
+
+  private async judgeAndDeliver(
+    entries: readonly (readonly [string, Buffer[], number])[],
+    pipelined: ReadonlyMap<string, number> | undefined,
   ): Promise<void> {
     const { ctx, spec } = this;
     const frames = entries.map(([entryId, fields, count]) => this.parse(entryId, fields, count));
