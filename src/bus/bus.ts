@@ -20,8 +20,10 @@ import {
 } from './hooks.js';
 import { compileBusOptions, type BusOptions, type BusOptionsInput } from './options.js';
 import { TokenBuckets } from './rate-limiter.js';
+import { runScript } from './scripts.js';
 import { FrameWriter, type Outgoing } from './sender.js';
 import { agentKeyOwner, BROADCAST_KEY_OWNER, streamKeys, TOPICS_KEY_OWNER } from './stream-keys.js';
+import { TRIM_SHARED_LUA } from './trim-shared.lua.js';
 import { redisClientOptions } from '../util/redis-url.js';
 
 /** The outcome of a send: queued on its stream, or dead-lettered with a reason. */
@@ -271,6 +273,56 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   /** No sends any more. */
   let closed = false;
 
+  /**
+   * The shared streams are trimmed to what every group still needs, every sharedStreamTrimMs
+   * (trim-shared.lua.ts); entries the cap cuts before a group finished them get a dead letter.
+   */
+  let trimming: Promise<void> | undefined;
+  async function trimShared(): Promise<void> {
+    for (const stream of [keys.topics, keys.broadcast]) {
+      const r = await runScript<(number | string)[]>(
+        redis,
+        TRIM_SHARED_LUA,
+        [stream],
+        [String(options.sharedStreamMaxLen)],
+      );
+      for (let i = 2; i + 2 < r.length; i += 3) {
+        const [group, lostFrom, keptFrom] = [String(r[i]), String(r[i + 1]), String(r[i + 2])];
+        const detail = `${stream} held more than sharedStreamMaxLen (${options.sharedStreamMaxLen}) entries: the entries below ${keptFrom} that group '${group}' had not finished (it was at ${lostFrom}) were cut`;
+        logger.warn(
+          { stream, group, lostFrom, keptFrom },
+          'bus shared stream cut entries a group had not finished',
+        );
+        await ctx.deadLetters.add({
+          reason: 'trimmed',
+          detail,
+          messageId: '?',
+          from: '?',
+          to: group,
+          kind: '?',
+          stream,
+          group,
+        });
+        audit(ctx, {
+          kind: 'message.dropped',
+          messageId: '?',
+          from: '?',
+          to: group,
+          reason: 'trimmed',
+          detail,
+          at: ctx.now(),
+        });
+      }
+    }
+  }
+  const trimTimer = setInterval(() => {
+    if (trimming || closed) return;
+    trimming = trimShared()
+      .catch((error: unknown) => logger.warn({ err: error }, 'bus shared stream trim failed'))
+      .finally(() => (trimming = undefined));
+  }, options.sharedStreamTrimMs);
+  trimTimer.unref();
+
   /** For calls that start new work: refused once close() has begun. */
   const ensureOpen = (): void => {
     if (closing || closed) throw new BusUsageError(CLOSED_MESSAGE);
@@ -428,13 +480,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       );
     const ttl = Math.min(ttlMs ?? options.defaultTtlMs, options.maxTtlMs);
     const direct = kind === 'direct' || kind === 'request' || kind === 'reply';
-    const lane = writer.lane(
-      stream,
-      from,
-      direct ? to : '',
-      direct ? undefined : options.sharedStreamMaxLen,
-      keyOwner,
-    );
+    const lane = writer.lane(stream, from, direct ? to : '', keyOwner);
     const judged = policed
       ? checkSendFailClosed(ctx.policy, { messageId: id, kind, from, to, size: body.length, delivery })
       : undefined;
@@ -496,6 +542,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     await Promise.allSettled([...checking]);
     await writer.drain();
     closed = true;
+    clearInterval(trimTimer);
+    await trimming;
     // sends that started while the writer drained: their checks end (refused if not yet queued)
     // and what they queued is written
     await Promise.allSettled([...checking]);
@@ -789,6 +837,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     destroy() {
       closing = true;
       closed = true;
+      clearInterval(trimTimer);
       for (const c of consumers) {
         c.stopped = c.consumer
           .stop()

@@ -10,6 +10,7 @@ export const DEAD_LETTER_REASONS = [
   'too_large',
   'replayed',
   'unknown_key',
+  'trimmed',
 ] as const;
 
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];

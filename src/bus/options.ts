@@ -39,8 +39,14 @@ export const DEFAULT_BUS_OPTIONS = {
   readCount: 32,
   /** How long a blocking read waits before looping. @default 1_000 */
   blockMs: 1_000,
-  /** Approximate length cap of the shared topic and broadcast streams (MAXLEN ~). @default 100_000 */
+  /**
+   * Most entries the shared topic and broadcast streams keep. They are trimmed to what every group
+   * still needs; beyond this cap the entries a group has not finished are cut, and a `trimmed` dead
+   * letter names the group and the range it lost. @default 100_000
+   */
   sharedStreamMaxLen: 100_000,
+  /** How often a bus trims the shared streams. @default 5_000 */
+  sharedStreamTrimMs: 5_000,
   /** Per-agent token bucket: messages per second. @default 20_000 */
   ratePerSecond: 20_000,
   /** Per-agent token bucket: burst size. @default 20_000 */
@@ -83,6 +89,7 @@ const busOptionsSchema = z
     readCount: z.int().min(1).max(10_000).default(D.readCount),
     blockMs: z.int().min(1).default(D.blockMs),
     sharedStreamMaxLen: z.int().min(100).default(D.sharedStreamMaxLen),
+    sharedStreamTrimMs: z.int().min(10).default(D.sharedStreamTrimMs),
     ratePerSecond: z.number().positive().default(D.ratePerSecond),
     rateBurst: z.int().min(1).default(D.rateBurst),
     registryCacheMs: z.int().min(0).default(D.registryCacheMs),

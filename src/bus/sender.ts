@@ -19,7 +19,6 @@ export interface Lane {
   readonly from: string;
   /** Keystore owner of the key the frame body is encrypted with. */
   readonly keyOwner: string;
-  readonly maxLen: number | undefined;
   items: Outgoing[];
   bytes: number;
   /** Frames written but not yet acknowledged by Redis. */
@@ -85,7 +84,7 @@ export class FrameWriter {
    * The lane of (stream, from). `keyOwner` is the encryption key's owner; '' means the inbox key of
    * `recipient`. The last lane used is remembered: a run of sends to one stream finds it at once.
    */
-  lane(stream: string, from: string, recipient: string, maxLen: number | undefined, keyOwner: string): Lane {
+  lane(stream: string, from: string, recipient: string, keyOwner: string): Lane {
     const last = this.last;
     if (last !== undefined && last.stream === stream && last.from === from) return last;
     const key = `${stream}\0${from}`;
@@ -95,7 +94,6 @@ export class FrameWriter {
         stream,
         from,
         keyOwner: keyOwner === '' ? agentKeyOwner(recipient) : keyOwner,
-        maxLen,
         items: [],
         bytes: 0,
         inFlight: 0,
@@ -245,9 +243,7 @@ export class FrameWriter {
       h = encodeFrameHeaderFrom({ fid, from: lane.from, kid: null, ekid: null, nonce: null }, headers);
       c = plain;
     }
-    const args: (string | Buffer)[] = ['XADD', lane.stream];
-    if (lane.maxLen) args.push('MAXLEN', '~', String(lane.maxLen));
-    args.push('*');
+    const args: (string | Buffer)[] = ['XADD', lane.stream, '*'];
     // `f` (security on): the frame id in plain hex, for the replay check pipelined behind a read (the
     // receiver uses its answer only when `f` equals the signed frame id in `h`; seen-pending.lua.ts)
     if (keys) args.push('f', fid.toString('hex'));

@@ -1,0 +1,80 @@
+/**
+ * Trims a shared stream (topics, broadcast) to what every group still needs: entries below the
+ * slowest group's floor — its oldest pending entry, or its last delivered entry when nothing is
+ * pending — are done for every group and are deleted (XTRIM MINID ~). A stream no group reads is not
+ * trimmed by position. Then, only if the stream still holds more than the cap (a group far behind,
+ * or gone for good without being removed), it is cut to the cap, and each group that loses entries it
+ * had not finished is moved past them — its lost pending entries acked, its last delivered id set
+ * just below the first entry kept — and reported, with the range it lost, for a dead letter. So a
+ * group loses each entry at most once, and is reported once for it.
+ *
+ * KEYS[1]  the stream
+ * ARGV[1]  the cap (sharedStreamMaxLen)
+ * Returns  {entries trimmed below the floor, entries cut by the cap, then per group that lost entries:
+ *          group, its floor (the first entry it lost), the first entry kept}
+ */
+export const TRIM_SHARED_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local function parse(id)
+  local d = string.find(id, '-', 1, true)
+  return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local floors = {}
+local floor = nil
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local name, pending, last
+  for i = 1, #g, 2 do
+    local k = g[i]
+    if k == 'name' then name = g[i + 1]
+    elseif k == 'pending' then pending = g[i + 1]
+    elseif k == 'last-delivered-id' then last = g[i + 1] end
+  end
+  local f = last
+  if pending > 0 then f = redis.call('XPENDING', KEYS[1], name)[2] end
+  floors[#floors + 1] = {name, f}
+  if floor == nil or less(f, floor) then floor = f end
+end
+local trimmed = 0
+if floor then trimmed = redis.call('XTRIM', KEYS[1], 'MINID', '~', floor) end
+local out = {trimmed, 0}
+if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
+  out[2] = redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])
+  local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][1]
+  local fm, fs = parse(first)
+  local below
+  if fs > 0 then below = fm .. '-' .. (fs - 1) else below = (fm - 1) .. '-18446744073709551615' end
+  for _, nf in ipairs(floors) do
+    local name = nf[1]
+    if less(nf[2], first) then
+      -- its pending entries below the cut are gone: ack them, so they are not reclaimed as deleted
+      while true do
+        local p = redis.call('XPENDING', KEYS[1], name, '-', '(' .. first, 1000)
+        if #p == 0 then break end
+        local ids = {}
+        for _, e in ipairs(p) do ids[#ids + 1] = e[1] end
+        redis.call('XACK', KEYS[1], name, unpack(ids))
+      end
+      for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+        for i = 1, #g, 2 do
+          if g[i] == 'name' and g[i + 1] == name then
+            for j = 1, #g, 2 do
+              if g[j] == 'last-delivered-id' and less(g[j + 1], first) then
+                redis.call('XGROUP', 'SETID', KEYS[1], name, below)
+              end
+            end
+          end
+        end
+      end
+      out[#out + 1] = name
+      out[#out + 1] = nf[2]
+      out[#out + 1] = first
+    end
+  end
+end
+return out
+`;
