@@ -38,6 +38,7 @@ export {
   createKeystore,
   compileKeystoreOptions,
   DEFAULT_KEYSTORE_OPTIONS,
+  KEYSTORE_CACHE_LIMITS,
   type Keystore,
   type KeystoreOptions,
   type KeyKind,

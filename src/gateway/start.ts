@@ -63,6 +63,7 @@ export async function startGatewayNode(input: GatewayNodeInput): Promise<Gateway
   const keystore = createKeystore({
     masterKey,
     backend: createRedisKeystoreBackend(commander, prefix),
+    logger,
   });
   const bus = await createBus({
     keystore,
