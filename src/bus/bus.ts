@@ -8,7 +8,7 @@ import { randomId } from '../util/ids.js';
 import { StreamConsumer, type BusMessage, type ConsumerSpec, type MessageHandler } from './consumer.js';
 import { audit, type BusContext } from './context.js';
 import type { DeadLetterReason } from './dead-letter-reason.js';
-import { DeadLetters } from './dead-letters.js';
+import { DeadLetters, type DeadLetterInput } from './dead-letters.js';
 import { DELIVERY_LEVELS, type DeliveryLevel, type EnvelopeHeader, type MessageKind } from './envelope.js';
 import { BusRateLimitError, BusRejectedError, BusTimeoutError, BusUsageError } from './errors.js';
 import {
@@ -293,7 +293,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
           { stream, group, lostFrom, keptFrom },
           'bus shared stream cut entries a group had not finished',
         );
-        await ctx.deadLetters.add({
+        await recordDrop({
           reason: 'trimmed',
           detail,
           messageId: '?',
@@ -302,15 +302,6 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
           kind: '?',
           stream,
           group,
-        });
-        audit(ctx, {
-          kind: 'message.dropped',
-          messageId: '?',
-          from: '?',
-          to: group,
-          reason: 'trimmed',
-          detail,
-          at: ctx.now(),
         });
       }
     }
@@ -427,6 +418,14 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       .finally(() => refreshing.delete(id));
   }
 
+  /** Writes a dead letter, then its `message.dropped` audit event. */
+  async function recordDrop(d: DeadLetterInput): Promise<void> {
+    await ctx.deadLetters.add(d);
+    const { messageId, from, to, reason, detail } = d;
+    audit(ctx, { kind: 'message.dropped', messageId, from, to, reason, detail, at: ctx.now() });
+  }
+
+  /** A send refused before it was sealed: dead-lettered without a frame. */
   function drop(
     id: string,
     kind: MessageKind,
@@ -435,12 +434,9 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     reason: DeadLetterReason,
     detail: string,
   ): Promise<SendResult> {
-    return ctx.deadLetters
-      .add({ reason, detail, messageId: id, from, to, kind, stream: '', group: '' })
-      .then(() => {
-        audit(ctx, { kind: 'message.dropped', messageId: id, from, to, reason, detail, at: ctx.now() });
-        return { id, status: 'dead_lettered', reason, detail } as const;
-      });
+    return recordDrop({ reason, detail, messageId: id, from, to, kind, stream: '', group: '' }).then(
+      () => ({ id, status: 'dead_lettered', reason, detail }) as const,
+    );
   }
 
   /**
@@ -756,15 +752,6 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         const w = pending.get(m.correlationId);
         if (!w || w.to !== m.from || w.from !== m.to) return false;
         w.resolve(m);
-        if (audited)
-          audit(ctx, {
-            kind: 'message.delivered',
-            messageId: m.id,
-            from: m.from,
-            to: m.to,
-            messageKind: m.kind,
-            at: ctx.now(),
-          });
         return true;
       };
       const inbox = await startConsumer({

@@ -53,7 +53,10 @@ export interface ConsumerSpec {
   accept(env: EnvelopeHeader): 'deliver' | 'skip' | 'wrong_recipient';
   /** Keystore owner of the key this stream's frames are encrypted with. */
   readonly keyOwner: string;
-  /** Returns true when the message was a reply taken by a waiting request. */
+  /**
+   * Returns true when the message was a reply taken by a waiting request: it is audited as delivered
+   * and not handed to the handler.
+   */
   intercept?(message: BusMessage): boolean;
   readonly handler: MessageHandler;
 }
@@ -336,9 +339,11 @@ export class StreamConsumer {
           consumer,
         ]);
         const counts = new Map(pending.map((p) => [String(p[0]), Number(p[3])]));
+        const at = this.ctx.now();
         await this.processBatch(
           live.map(([id, fields]) => {
             const eid = id.toString();
+            this.leased.set(eid, at); // taken over: held from now on, like a read's entries
             return [eid, fields, counts.get(eid) ?? 2] as const;
           }),
         );
@@ -358,8 +363,6 @@ export class StreamConsumer {
     entries: readonly (readonly [string, Buffer[], number])[],
     pipelined?: ReadonlyMap<string, number>,
   ): Promise<void> {
-    const noAck = this.spec.delivery === 'at-most-once';
-    if (!noAck) for (const [entryId] of entries) this.leased.set(entryId, this.ctx.now());
     try {
       await this.judgeAndDeliver(entries, pipelined);
     } finally {
@@ -741,7 +744,10 @@ export class StreamConsumer {
         deliveryCount,
         entryId,
       };
-      if (spec.intercept?.(message)) continue;
+      if (spec.intercept?.(message)) {
+        this.delivered(env, from);
+        continue;
+      }
       try {
         const r = spec.handler(message);
         if (r && typeof r.then === 'function') await r;
@@ -763,15 +769,7 @@ export class StreamConsumer {
         } else failed++;
         continue;
       }
-      if (this.audited)
-        audit(ctx, {
-          kind: 'message.delivered',
-          messageId: env.id,
-          from,
-          to: env.to,
-          messageKind: env.kind,
-          at: ctx.now(),
-        });
+      this.delivered(env, from);
       if (message.delivery === 'exactly-once') {
         const withAck = x === lastExactly && failed === 0 && lastTodo === x && f.letters.length === 0;
         await runScript(
@@ -791,6 +789,19 @@ export class StreamConsumer {
     }
     if (f.letters.length > 0) await this.deadLetter(f);
     return failed === 0 && !acked;
+  }
+
+  /** The audit event of a message handed over: to its handler, or to a waiting request. */
+  private delivered(env: EnvelopeHeader, from: string): void {
+    if (!this.audited) return;
+    audit(this.ctx, {
+      kind: 'message.delivered',
+      messageId: env.id,
+      from,
+      to: env.to,
+      messageKind: env.kind,
+      at: this.ctx.now(),
+    });
   }
 
   /** Writes the frame's dead letters (before the entry is acked) and their audit events. */

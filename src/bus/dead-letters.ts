@@ -4,6 +4,7 @@ import { DLQ_ADD_LUA } from './dlq-add.lua.js';
 import { DLQ_REPLAY_LUA } from './dlq-replay.lua.js';
 import { runScript } from './scripts.js';
 import { BusUsageError } from './errors.js';
+import type { EnvelopeHeader } from './envelope.js';
 import { readFrameHeader } from './frame.js';
 import { DEFAULT_BUS_OPTIONS, seenTtlMs, type BusOptions } from './options.js';
 import type { StreamKeys } from './stream-keys.js';
@@ -196,7 +197,7 @@ export class DeadLetters {
   ): Promise<void> {
     const h = await this.redis.sendCommand<Buffer | null>(['HGET', frameKey, 'h'], BUF);
     if (!h) throw gone();
-    let env;
+    let env: EnvelopeHeader | undefined;
     try {
       env = readFrameHeader(Buffer.from(h)).envs[index];
     } catch {

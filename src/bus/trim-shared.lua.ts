@@ -36,7 +36,7 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   end
   local f = last
   if pending > 0 then f = redis.call('XPENDING', KEYS[1], name)[2] end
-  floors[#floors + 1] = {name, f}
+  floors[#floors + 1] = {name, f, last}
   if floor == nil or less(f, floor) then floor = f end
 end
 local trimmed = 0
@@ -59,17 +59,7 @@ if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
         for _, e in ipairs(p) do ids[#ids + 1] = e[1] end
         redis.call('XACK', KEYS[1], name, unpack(ids))
       end
-      for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-        for i = 1, #g, 2 do
-          if g[i] == 'name' and g[i + 1] == name then
-            for j = 1, #g, 2 do
-              if g[j] == 'last-delivered-id' and less(g[j + 1], first) then
-                redis.call('XGROUP', 'SETID', KEYS[1], name, below)
-              end
-            end
-          end
-        end
-      end
+      if less(nf[3], first) then redis.call('XGROUP', 'SETID', KEYS[1], name, below) end
       out[#out + 1] = name
       out[#out + 1] = nf[2]
       out[#out + 1] = first

@@ -7,7 +7,6 @@ import {
   type BusMessage,
   type DeadLetter,
   type DeadLetterReason,
-  type WireFrame,
 } from '../../../src/bus/index.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
@@ -24,24 +23,6 @@ describe('dead-letter replay and the replay window', () => {
     env = await testEnv();
   });
   after(async () => env.cleanup());
-
-  async function inject(agent: string, frame: WireFrame, extra: string[] = []): Promise<string> {
-    const { h, s, c, t } = frame;
-    return env.redis.sendCommand<string>([
-      'XADD',
-      `${env.prefix}:inbox:${agent}`,
-      '*',
-      'h',
-      h,
-      's',
-      s,
-      'c',
-      c,
-      't',
-      t,
-      ...extra,
-    ]);
-  }
 
   async function deadLetter(bus: Bus, messageId: string, reason: DeadLetterReason): Promise<DeadLetter> {
     const deadline = Date.now() + 5000;
@@ -64,9 +45,9 @@ describe('dead-letter replay and the replay window', () => {
       to: 'r1',
       payload: Buffer.from('transfer 100'),
     });
-    await inject('r1', good);
+    await env.inject('r1', good);
     await got.waitFor(1);
-    await inject('r1', good); // an attacker's copy
+    await env.inject('r1', good); // an attacker's copy
     const dl = await deadLetter(bus, good.id, 'replayed');
     await assert.rejects(
       bus.deadLetters.replay(dl.entryId),
@@ -87,13 +68,13 @@ describe('dead-letter replay and the replay window', () => {
       to: 'r2',
       payload: Buffer.from('transfer 100'),
     });
-    await inject('r2', good);
+    await env.inject('r2', good);
     await got.waitFor(1);
     // the genuine header (so the genuine frame id) over a body one byte short
-    await inject('r2', { ...good, c: good.c.subarray(1) });
+    await env.inject('r2', { ...good, c: good.c.subarray(1) });
     const dl = await deadLetter(bus, good.id, 'bad_signature');
     await assert.rejects(bus.deadLetters.replay(dl.entryId), /\(bad_signature\) is not replayed/);
-    await inject('r2', good); // an exact copy is still a replay
+    await env.inject('r2', good); // an exact copy is still a replay
     await deadLetter(bus, good.id, 'replayed');
     await sleep(200);
     assert.equal(got.messages.length, 1);
@@ -159,7 +140,7 @@ describe('dead-letter replay and the replay window', () => {
     assert.equal(await env.redis.get(seen[0] as string), newEntry, 'the mark names the replayed entry');
     // a copy of the frame added behind the replay (as an attacker could) is refused
     const [h, s, c, t] = frame as [Buffer, Buffer, Buffer, Buffer];
-    await inject('r4', { h, s, c, t });
+    await env.inject('r4', { h, s, c, t });
     fixed = true;
     await bus.consume('r4', (m) => {
       got.push(m);
@@ -191,7 +172,7 @@ describe('dead-letter replay and the replay window', () => {
     const got = collector();
     await bus.consume('r6', got.handler);
     const good = await craftFrame(env.keystore, { from: 'a', to: 'r6' });
-    await inject('r6', good);
+    await env.inject('r6', good);
     await got.waitFor(1);
     const keys = await env.redis.keys(`${env.prefix}:seen:${env.prefix}:inbox:r6:*`);
     assert.equal(keys.length, 1);
@@ -239,7 +220,7 @@ describe('dead-letter replay and the replay window', () => {
       header: { delivery: 'exactly-once', ttl: 600 },
       more: [{ payload: Buffer.from('second'), header: { delivery: 'exactly-once', ttl: 600 } }],
     });
-    await inject('r9', frame);
+    await env.inject('r9', frame);
     const deadline = Date.now() + 3000;
     while (!handled.includes('first') && Date.now() < deadline) await sleep(10);
     await sleep(700); // both are past their TTL now
@@ -260,7 +241,7 @@ describe('dead-letter replay and the replay window', () => {
     const got = collector();
     await bus.consume('r10', got.handler);
     const big = await craftFrame(env.keystore, { from: 'a', to: 'r10', payload: Buffer.alloc(3000, 7) });
-    await inject('r10', big);
+    await env.inject('r10', big);
     const deadline = Date.now() + 5000;
     let dl: DeadLetter | undefined;
     while (!dl && Date.now() < deadline) {
@@ -288,8 +269,8 @@ describe('dead-letter replay and the replay window', () => {
     await bus.consume('r11', got.handler);
     const fromX = await craftFrame(env.keystore, { from: 'x', to: 'r11', payload: Buffer.from('from x') });
     const fromY = await craftFrame(env.keystore, { from: 'y', to: 'r11', payload: Buffer.from('from y') });
-    await inject('r11', fromX);
-    await inject('r11', fromY);
+    await env.inject('r11', fromX);
+    await env.inject('r11', fromY);
     await got.waitFor(1);
     assert.equal(got.messages[0]?.payload.toString(), 'from y');
     const dl = await deadLetter(bus, fromX.id, 'unknown_key');

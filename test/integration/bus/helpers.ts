@@ -30,6 +30,11 @@ export interface Env {
   readonly keystore: Keystore;
   readonly buses: Bus[];
   bus(input?: CreateBusInput): Promise<Bus>;
+  /**
+   * XADDs a frame to an agent's inbox as a sender (or an attacker with Redis access) would, with
+   * `extra` field/value pairs after its own; returns the entry id.
+   */
+  inject(agent: string, frame: WireFrame, extra?: (string | Buffer)[]): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -55,6 +60,23 @@ export async function testEnv(url = REDIS_URL): Promise<Env> {
       });
       buses.push(b);
       return b;
+    },
+    inject(agent, frame, extra = []) {
+      const { h, s, c, t } = frame;
+      return redis.sendCommand<string>([
+        'XADD',
+        `${prefix}:inbox:${agent}`,
+        '*',
+        'h',
+        h,
+        's',
+        s,
+        'c',
+        c,
+        't',
+        t,
+        ...extra,
+      ]);
     },
     async cleanup() {
       for (const b of buses) await b.close().catch(() => undefined);

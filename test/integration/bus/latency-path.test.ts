@@ -18,14 +18,6 @@ describe('bus latency path: the pipelined replay check, read-ahead and early ack
   });
   after(async () => env.cleanup());
 
-  /** XADDs a frame as the bus writes it; `f` is the plain frame id field (omitted when null). */
-  async function inject(agent: string, frame: WireFrame, f: string | null): Promise<string> {
-    const { h, s, c, t } = frame;
-    const args: (string | Buffer)[] = ['XADD', `${env.prefix}:inbox:${agent}`, '*'];
-    if (f !== null) args.push('f', f);
-    args.push('h', h, 's', s, 'c', c, 't', t);
-    return env.redis.sendCommand<string>(args);
-  }
   const fidOf = (frame: WireFrame): string => decodeFrameHeader(frame.h).fid.toString('hex');
 
   async function expectDead(messageId: string, reason: DeadLetterReason): Promise<void> {
@@ -87,18 +79,18 @@ describe('bus latency path: the pipelined replay check, read-ahead and early ack
     const c = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.from('c') });
     const d = await craftFrame(ks, { from: 'alice', to: 'bob', payload: Buffer.from('d') });
     for (const f of [a, b, c]) {
-      await inject('bob', f, fidOf(f));
+      await env.inject('bob', f, ['f', fidOf(f)]);
       await sleep(30); // one frame per read: light traffic, so the pipelined check is used
     }
     // a genuine frame whose plain f is not its signed frame id: checked by the regular script
-    await inject('bob', d, randomBytes(16).toString('hex'));
+    await env.inject('bob', d, ['f', randomBytes(16).toString('hex')]);
     await got.waitFor(4);
-    await inject('bob', a, fidOf(a)); // same f: caught by the pipelined check
+    await env.inject('bob', a, ['f', fidOf(a)]); // same f: caught by the pipelined check
     await sleep(30);
-    await inject('bob', b, randomBytes(16).toString('hex')); // forged f: caught by the regular check
+    await env.inject('bob', b, ['f', randomBytes(16).toString('hex')]); // forged f: caught by the regular check
     await sleep(30);
-    await inject('bob', c, null); // no f (as a dead-letter replay writes it): regular check
-    await inject('bob', d, fidOf(d)); // d's first carrier had a wrong f, but its mark was set by the regular check
+    await env.inject('bob', c); // no f (as a dead-letter replay writes it): regular check
+    await env.inject('bob', d, ['f', fidOf(d)]); // d's first carrier had a wrong f, but its mark was set by the regular check
     await expectDead(a.id, 'replayed');
     await expectDead(b.id, 'replayed');
     await expectDead(c.id, 'replayed');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { DeadLetterReason, WireFrame } from '../../../src/bus/index.js';
+import type { DeadLetterReason } from '../../../src/bus/index.js';
 import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
 
 describe('envelope security: every bad message is rejected, dead-lettered with its reason, never delivered', () => {
@@ -9,23 +9,6 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
     env = await testEnv();
   });
   after(async () => env.cleanup());
-
-  async function inject(agent: string, frame: WireFrame): Promise<string> {
-    const { h, s, c, t } = frame;
-    return env.redis.sendCommand<string>([
-      'XADD',
-      `${env.prefix}:inbox:${agent}`,
-      '*',
-      'h',
-      h,
-      's',
-      s,
-      'c',
-      c,
-      't',
-      t,
-    ]);
-  }
 
   async function expectDead(
     messageId: string,
@@ -71,11 +54,11 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
     const unknownKid = await craftFrame(ks, { from: 'alice', to: 'bob', kid: 'sign.1' });
     const unknownEkid = await craftFrame(ks, { from: 'alice', to: 'bob', ekid: 'enc.1' });
 
-    await inject('bob', good);
+    await env.inject('bob', good);
     await got.waitFor(1);
-    await inject('bob', good); // replay of an accepted frame
+    await env.inject('bob', good); // replay of an accepted frame
     for (const f of [forged, cipher, header, wrong, expired, oldTs, big, unknownKid, unknownEkid])
-      await inject('bob', f);
+      await env.inject('bob', f);
 
     await expectDead(forged.id, 'bad_signature', bus);
     await expectDead(cipher.id, 'decryption_failed', bus);
@@ -111,7 +94,7 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
         { payload: Buffer.from('last') },
       ],
     });
-    await inject('dave', mixed);
+    await env.inject('dave', mixed);
     await got.waitFor(2);
     await expectDead(mixed.ids[1] as string, 'wrong_recipient', bus);
     await expectDead(mixed.ids[2] as string, 'expired', bus);
@@ -122,7 +105,7 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
       corruptCiphertext: true,
       more: [{ payload: Buffer.from('innocent') }],
     });
-    await inject('dave', whole);
+    await env.inject('dave', whole);
     await expectDead(whole.ids[0] as string, 'decryption_failed', bus);
     await expectDead(whole.ids[1] as string, 'decryption_failed', bus);
     await sleep(200);

@@ -6,13 +6,14 @@ import {
   AEAD_NONCE_BYTES,
   createKeystore,
   createMemoryKeystoreBackend,
+  KEYSTORE_CACHE_LIMITS,
   KeystoreError,
   sealAead,
   signEd25519,
   verifyEd25519,
+  type Keystore,
   type KeystoreBackend,
 } from '../../../src/crypto/index.js';
-import { KEYSTORE_CACHE_LIMITS } from '../../../src/crypto/index.js';
 
 const DAY = 86_400_000;
 /** An epoch number far from 0, and a time ten minutes into it (inside the grace of the epoch before). */
@@ -62,6 +63,28 @@ function gated(backend: KeystoreBackend): { backend: KeystoreBackend; hold(): vo
   };
 }
 
+/**
+ * Two keystores over one backend, standing for two processes: `sender` writes at once, `receiver`
+ * reads through a gate (its reloads can be held in flight) with a 60 s reload cooldown.
+ */
+function gatedPair(now: () => number): {
+  sender: Keystore;
+  receiver: Keystore;
+  slow: ReturnType<typeof gated>;
+} {
+  const masterKey = randomBytes(32);
+  const shared = createMemoryKeystoreBackend();
+  const slow = gated(shared);
+  const sender = createKeystore({ masterKey, backend: shared, now });
+  const receiver = createKeystore({
+    masterKey,
+    backend: slow.backend,
+    options: { reloadCooldownMs: 60_000 },
+    now,
+  });
+  return { sender, receiver, slow };
+}
+
 /** A logger that records every warn line. */
 function recordingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -106,16 +129,7 @@ describe('keystore reloads after another process rotates', () => {
 
   test('lookups arriving while the reload is in flight wait for it instead of answering unknown', async () => {
     let t = T0;
-    const masterKey = randomBytes(32);
-    const shared = createMemoryKeystoreBackend();
-    const slow = gated(shared);
-    const sender = createKeystore({ masterKey, backend: shared, now: () => t });
-    const receiver = createKeystore({
-      masterKey,
-      backend: slow.backend,
-      options: { reloadCooldownMs: 60_000 },
-      now: () => t,
-    });
+    const { sender, receiver, slow } = gatedPair(() => t);
     const s0 = await sender.currentSigningKey('agent:a');
     assert.ok(await receiver.verificationKey('agent:a', s0.kid));
     t += DAY;
@@ -134,16 +148,7 @@ describe('keystore reloads after another process rotates', () => {
 
   test('a lookup that joins a reload begun before its key was written starts a fresh one', async () => {
     const t = T0;
-    const masterKey = randomBytes(32);
-    const shared = createMemoryKeystoreBackend();
-    const slow = gated(shared);
-    const sender = createKeystore({ masterKey, backend: shared, now: () => t });
-    const receiver = createKeystore({
-      masterKey,
-      backend: slow.backend,
-      options: { reloadCooldownMs: 60_000 },
-      now: () => t,
-    });
+    const { sender, receiver, slow } = gatedPair(() => t);
     const enc = await sender.currentEncryptionKey('agent:x');
     assert.deepEqual(await receiver.decryptionKey('agent:x', enc.kid), enc.key);
     slow.hold();

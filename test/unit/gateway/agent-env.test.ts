@@ -55,7 +55,7 @@ async function childEnv(env?: Record<string, string>): Promise<Record<string, st
 }
 
 describe('defaultAgentEnv', () => {
-  const parent: NodeJS.ProcessEnv = {
+  const base = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: '/home/ars',
     USER: 'ars',
@@ -66,6 +66,9 @@ describe('defaultAgentEnv', () => {
     TZ: 'UTC',
     TMPDIR: '/tmp',
     TERM: 'xterm',
+  };
+  const parent: NodeJS.ProcessEnv = {
+    ...base,
     ARS_MASTER_KEY: 'master-key',
     ARS_MASTER_KEY_FILE: '/run/secrets/ars-master-key',
     ARS_REDIS_URL: 'redis://default:hunter2@redis:6379',
@@ -79,18 +82,6 @@ describe('defaultAgentEnv', () => {
     DOCKER_TLS_VERIFY: '1',
     XDG_RUNTIME_DIR: '/run/user/1000',
     UNSET: undefined,
-  };
-  const base = {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: '/home/ars',
-    USER: 'ars',
-    LOGNAME: 'ars',
-    LANG: 'C.UTF-8',
-    LC_ALL: 'C.UTF-8',
-    LC_TIME: 'en_GB.UTF-8',
-    TZ: 'UTC',
-    TMPDIR: '/tmp',
-    TERM: 'xterm',
   };
 
   test('keeps what a program needs to run and drops the secrets and everything else', () => {
