@@ -7,6 +7,7 @@ import type { DeliveryLevel, EnvelopeHeader, MessageKind } from './envelope.js';
 import { frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
 import { seenTtlMs } from './options.js';
 import { RENEW_LEASE_LUA } from './renew-lease.lua.js';
+import { RETRY_COUNT_LUA } from './retry-count.lua.js';
 import { runScript } from './scripts.js';
 import { SEEN_CHECK_LUA } from './seen-check.lua.js';
 import { SEEN_PENDING_LUA } from './seen-pending.lua.js';
@@ -91,6 +92,13 @@ function idAbove(a: string, b: string): boolean {
   return a > b;
 }
 
+/**
+ * How a message's handling ended: handled; dropped (dead-lettered, or at-most-once and audited as
+ * dropped); or left — the consumer is stopping or another consumer took the entry over — so its frame
+ * is not acked.
+ */
+type Outcome = 'handled' | 'dropped' | 'left';
+
 /** One stream entry on its way through the receive pipeline. */
 interface Received {
   readonly entryId: string;
@@ -109,6 +117,8 @@ interface Received {
   /** Indexes still to deliver, in order. */
   todo: number[];
   letters: DeadFrameLetter[];
+  /** The highest delivery count recorded for the entry by an in-place retry (retry-count.lua.ts). */
+  recorded: number;
   /**
    * Set when the frame could not be judged this time (the keystore failed): it is neither delivered
    * nor acked, and comes back after the visibility timeout, up to maxAttempts.
@@ -134,6 +144,8 @@ export class StreamConsumer {
    */
   private readonly leased = new Map<string, number>();
   private leaseTimer: ReturnType<typeof setInterval> | undefined;
+  /** Wakes a handler retry that waits (see pause): stop() does not wait out a backoff. */
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     private readonly ctx: BusContext,
@@ -156,6 +168,7 @@ export class StreamConsumer {
   /** Stops reading; in-flight handling and acks finish (graceful). */
   async stop(): Promise<void> {
     this.running = false;
+    for (const wake of [...this.sleepers]) wake();
     await this.loopDone;
     clearInterval(this.leaseTimer);
     while (this.acks.size > 0) await Promise.allSettled([...this.acks]);
@@ -203,6 +216,7 @@ export class StreamConsumer {
     const seenCap = Math.min(options.readCount, PIPELINED_SEEN_MAX);
     /** The batch being handled while the next read waits; batches are handled one after the other. */
     let handling: Promise<void> = Promise.resolve();
+    if (!noAck) await this.recover();
     while (this.running) {
       try {
         this.reading = true;
@@ -287,18 +301,117 @@ export class StreamConsumer {
     await handling;
   }
 
-  /** Handles the entries of one read, then the XAUTOCLAIM page pipelined behind it (if any). */
+  /**
+   * Before its first read of new entries, a consumer finishes what its group had pending when it
+   * started, so that nothing new from a sender is handled before that sender's older messages:
+   * - its own pending entries (a restart under the same `consumerName`) are taken at once;
+   * - those of other consumers are taken over once idle for `visibilityTimeoutMs` (a crashed consumer's
+   *   lease is no longer renewed), or left to a live consumer to finish.
+   * It reads new entries once no entry up to the newest of them is pending any more. A group with
+   * nothing pending (the usual start) costs one XPENDING. An error here is logged and the consumer
+   * reads on: the entries are still redelivered by the regular reclaim, possibly out of order.
+   */
+  private async recover(): Promise<void> {
+    const { ctx, spec } = this;
+    const { stream, group, consumer } = spec;
+    const { options, logger } = ctx;
+    try {
+      const summary = await this.blocking.sendCommand<[number, string | null, string | null, unknown]>([
+        'XPENDING',
+        stream,
+        group,
+      ]);
+      const barrier = summary[2];
+      if (!Number(summary[0]) || typeof barrier !== 'string') return;
+      // its own: taken at once (XCLAIM counts the delivery), oldest first
+      for (let from = '-'; this.running;) {
+        const own = await this.blocking.sendCommand<[string, string, number, number][]>([
+          'XPENDING',
+          stream,
+          group,
+          from,
+          barrier,
+          String(options.readCount),
+          consumer,
+        ]);
+        if (own.length === 0) break;
+        const counts = new Map(own.map((p) => [String(p[0]), Number(p[3]) + 1]));
+        const taken = await this.blocking.sendCommand<RawEntry[]>(
+          ['XCLAIM', stream, group, consumer, '0', ...counts.keys()],
+          BUF,
+        );
+        await this.processBatch(this.leaseAll(taken, counts));
+        from = `(${String((own[own.length - 1] as [string, ...unknown[]])[0])}`;
+      }
+      let waited = false;
+      while (this.running) {
+        await this.reclaim(await this.blocking.sendCommand(this.claimArgs('0-0'), BUF));
+        const left = await this.blocking.sendCommand<unknown[]>([
+          'XPENDING',
+          stream,
+          group,
+          '-',
+          barrier,
+          '1',
+        ]);
+        if (left.length === 0) break;
+        if (!waited) {
+          logger.info(
+            { stream, group, upTo: barrier },
+            'bus consumer waits for the entries its group had pending before reading new ones (order)',
+          );
+          waited = true;
+        }
+        await this.pause(options.claimIntervalMs);
+      }
+    } catch (error) {
+      if (this.running && !String((error as Error)?.message).includes('NOGROUP'))
+        logger.warn(
+          { err: error, stream },
+          'bus consumer could not finish its pending entries first; reading on',
+        );
+    }
+  }
+
+  /** Entries taken over (XCLAIM, XAUTOCLAIM), held from now on like a read's; deleted ones dropped. */
+  private leaseAll(
+    entries: readonly RawEntry[],
+    counts: ReadonlyMap<string, number>,
+  ): (readonly [string, Buffer[], number])[] {
+    const at = this.ctx.now();
+    const out: (readonly [string, Buffer[], number])[] = [];
+    for (const [id, fields] of entries) {
+      if (!Array.isArray(fields)) continue;
+      const eid = id.toString();
+      this.leased.set(eid, at);
+      out.push([eid, fields, counts.get(eid) ?? 2] as const);
+    }
+    return out;
+  }
+
+  /** Handles the XAUTOCLAIM page pipelined behind a read (if any), then the read's entries. */
   private async handle(
     reply: readonly [Buffer, RawEntry[]][],
     known: ReadonlyMap<string, number> | undefined,
     claim: Promise<[Buffer, RawEntry[], Buffer[]]> | undefined,
   ): Promise<void> {
-    for (const [, entries] of reply)
-      await this.processBatch(
-        entries.map(([id, fields]) => [id.toString(), fields ?? [], 1] as const),
-        known,
-      );
-    if (claim && this.running) await this.reclaim(await claim);
+    // the read's entries are taken (parsed and counted) now, before the next read is written
+    const batches = reply.map(([, entries]) =>
+      this.take(entries.map(([id, fields]) => [id.toString(), fields ?? [], 1] as const)),
+    );
+    try {
+      // what was taken over is older than what the read brought: handled first (order)
+      if (claim)
+        await claim
+          .then((page) => (this.running ? this.reclaim(page) : undefined))
+          .catch((error: unknown) =>
+            // what it would have taken is taken over at the next claim
+            this.ctx.logger.warn({ err: error, stream: this.spec.stream }, 'bus reclaim failed'),
+          );
+      for (const batch of batches) await this.settle(batch, known);
+    } finally {
+      for (const batch of batches) this.release(batch);
+    }
   }
 
   private claimArgs(cursor: string): string[] {
@@ -339,14 +452,7 @@ export class StreamConsumer {
           consumer,
         ]);
         const counts = new Map(pending.map((p) => [String(p[0]), Number(p[3])]));
-        const at = this.ctx.now();
-        await this.processBatch(
-          live.map(([id, fields]) => {
-            const eid = id.toString();
-            this.leased.set(eid, at); // taken over: held from now on, like a read's entries
-            return [eid, fields, counts.get(eid) ?? 2] as const;
-          }),
-        );
+        await this.processBatch(this.leaseAll(live, counts));
       }
       const cursor = next.toString();
       if (cursor === '0-0' || round === 9 || !this.running) break;
@@ -363,22 +469,39 @@ export class StreamConsumer {
     entries: readonly (readonly [string, Buffer[], number])[],
     pipelined?: ReadonlyMap<string, number>,
   ): Promise<void> {
-    try {
-      await this.judgeAndDeliver(entries, pipelined);
-    } finally {
-      // handled, held or failed: a held or failed entry must come back after the visibility timeout
-      for (const [entryId] of entries) this.leased.delete(entryId);
-    }
+    await this.settle(this.take(entries), pipelined);
   }
 
-  private async judgeAndDeliver(
-    entries: readonly (readonly [string, Buffer[], number])[],
-    pipelined: ReadonlyMap<string, number> | undefined,
-  ): Promise<void> {
-    const { ctx, spec } = this;
+  /** Step 1 for the entries of a read (no I/O): parsed and counted, their ids taken. */
+  private take(entries: readonly (readonly [string, Buffer[], number])[]): Received[] {
     const frames = entries.map(([entryId, fields, count]) => this.parse(entryId, fields, count));
     for (const f of frames) this.taken += f.envs.length;
     for (const [entryId] of entries) if (idAbove(entryId, this.lastId)) this.lastId = entryId;
+    return frames;
+  }
+
+  /** The rest of the pipeline for taken entries; their lease ends however it ends. */
+  private async settle(
+    frames: Received[],
+    pipelined: ReadonlyMap<string, number> | undefined,
+  ): Promise<void> {
+    try {
+      await this.judgeAndDeliver(frames, pipelined);
+    } finally {
+      this.release(frames);
+    }
+  }
+
+  /** Handled, held or failed: a held or failed entry must come back after the visibility timeout. */
+  private release(frames: readonly Received[]): void {
+    for (const f of frames) this.leased.delete(f.entryId);
+  }
+
+  private async judgeAndDeliver(
+    frames: Received[],
+    pipelined: ReadonlyMap<string, number> | undefined,
+  ): Promise<void> {
+    const { ctx, spec } = this;
 
     // replay window (security on): the answers of the check pipelined behind the read, for frames
     // whose signed frame id is the one it keyed; the others get one script for the read, sent
@@ -529,6 +652,7 @@ export class StreamConsumer {
       todo: [],
       letters: [],
       held: false,
+      recorded: deliveryCount,
     };
     const all = (reason: DeadLetterReason, detail: string): Received => {
       for (const x of f.todo) this.reject(f, x, reason, detail);
@@ -723,7 +847,7 @@ export class StreamConsumer {
     }
 
     // 6. handlers, in order
-    let failed = 0;
+    let left = false;
     let acked = false;
     const from = f.header?.from ?? '?';
     let lastExactly = -1;
@@ -748,30 +872,22 @@ export class StreamConsumer {
         this.delivered(env, from);
         continue;
       }
+      let outcome: Outcome = 'handled';
       try {
         const r = spec.handler(message);
         if (r && typeof r.then === 'function') await r;
       } catch (error) {
-        ctx.logger.warn({ err: error, messageId: env.id, deliveryCount }, 'bus handler failed');
-        const why = (error as Error)?.message ?? String(error);
-        if (message.delivery === 'at-most-once') {
-          audit(ctx, {
-            kind: 'message.dropped',
-            messageId: env.id,
-            from,
-            to: env.to,
-            reason: 'handler_failed',
-            detail: why,
-            at: ctx.now(),
-          });
-        } else if (deliveryCount >= options.maxAttempts) {
-          this.reject(f, x, 'too_many_attempts', `handler failed on delivery ${deliveryCount}: ${why}`);
-        } else failed++;
-        continue;
+        outcome = await this.failed(f, x, message, error);
       }
+      if (outcome === 'left') {
+        // stopping, or the entry is another consumer's now: not acked, the rest of the frame waits
+        left = true;
+        break;
+      }
+      if (outcome === 'dropped') continue;
       this.delivered(env, from);
       if (message.delivery === 'exactly-once') {
-        const withAck = x === lastExactly && failed === 0 && lastTodo === x && f.letters.length === 0;
+        const withAck = x === lastExactly && lastTodo === x && f.letters.length === 0;
         await runScript(
           ctx.redis,
           COMMIT_EXACTLY_ONCE_LUA,
@@ -788,7 +904,93 @@ export class StreamConsumer {
       }
     }
     if (f.letters.length > 0) await this.deadLetter(f);
-    return failed === 0 && !acked;
+    return !left && !acked;
+  }
+
+  /**
+   * After a handler threw on a message: it is run again in place, after handlerRetryMs doubled at each
+   * attempt, until it succeeds or has failed maxAttempts times (then the message is dead-lettered
+   * too_many_attempts). The consumer takes nothing else meanwhile, so the messages behind it — this
+   * sender's next ones among them — keep their order. Each attempt is recorded in the entry's delivery
+   * count first (retry-count.lua.ts), so a crash does not restart the count. An at-most-once message is
+   * not run again.
+   */
+  private async failed(f: Received, x: number, first: BusMessage, thrown: unknown): Promise<Outcome> {
+    const { ctx, spec } = this;
+    const { options } = ctx;
+    let message = first;
+    let error = thrown;
+    for (;;) {
+      const attempt = message.deliveryCount;
+      ctx.logger.warn({ err: error, messageId: message.id, deliveryCount: attempt }, 'bus handler failed');
+      const why = (error as Error)?.message ?? String(error);
+      if (message.delivery === 'at-most-once') {
+        audit(ctx, {
+          kind: 'message.dropped',
+          messageId: message.id,
+          from: message.from,
+          to: message.to,
+          reason: 'handler_failed',
+          detail: why,
+          at: ctx.now(),
+        });
+        return 'dropped';
+      }
+      if (attempt >= options.maxAttempts) {
+        this.reject(f, x, 'too_many_attempts', `handler failed on delivery ${attempt}: ${why}`);
+        return 'dropped';
+      }
+      const wait = Math.min(
+        options.handlerRetryMaxMs,
+        options.handlerRetryMs * 2 ** (attempt - first.deliveryCount),
+      );
+      if (!(await this.pause(wait))) return 'left';
+      if (!(await this.recordAttempt(f, attempt + 1))) return 'left';
+      message = { ...message, deliveryCount: attempt + 1 };
+      try {
+        const r = spec.handler(message);
+        if (r && typeof r.then === 'function') await r;
+        return 'handled';
+      } catch (next) {
+        error = next;
+      }
+    }
+  }
+
+  /** Waits `ms` unless the consumer stops meanwhile; true if it is still running. */
+  private async pause(ms: number): Promise<boolean> {
+    if (!this.running) return false;
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+    return this.running;
+  }
+
+  /** Records a retry in the entry's delivery count; false if the entry is no longer this consumer's. */
+  private async recordAttempt(f: Received, count: number): Promise<boolean> {
+    const { ctx, spec } = this;
+    f.recorded = Math.max(f.recorded, count);
+    for (let failures = 0; ; failures++) {
+      try {
+        const mine = await runScript<number>(
+          ctx.redis,
+          RETRY_COUNT_LUA,
+          [spec.stream],
+          [spec.group, spec.consumer, f.entryId, String(f.recorded)],
+        );
+        return Number(mine) === 1;
+      } catch (error) {
+        // unknown whether the entry is still ours: the handler is not run until that is known
+        ctx.logger.warn({ err: error, stream: spec.stream }, 'bus could not record a retry; trying again');
+        if (!(await this.pause(Math.min(2000, 50 * 2 ** Math.min(failures, 6))))) return false;
+      }
+    }
   }
 
   /** The audit event of a message handed over: to its handler, or to a waiting request. */

@@ -116,6 +116,7 @@ export class DeadLetters {
     const args: (string | Buffer)[] = [String(DLQ_MAX_LEN), String(DLQ_FRAME_TTL_MS)];
     args.push(frame.h, frame.s, frame.c, frame.t, '13');
     for (const d of letters) {
+      args.push(`${frame.group}:${d.index ?? ''}`);
       args.push('reason', d.reason, 'detail', d.detail, 'id', d.messageId, 'from', d.from, 'to', d.to);
       args.push('kind', d.kind, 'stream', frame.stream, 'group', frame.group, 'at', at);
       args.push('frame', frameKey, 'i', d.index === undefined ? '' : String(d.index), 'fid', frame.fid);

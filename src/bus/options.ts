@@ -27,8 +27,19 @@ export const DEFAULT_BUS_OPTIONS = {
   visibilityTimeoutMs: 30_000,
   /** How often a consumer looks for entries to reclaim. @default 1_000 */
   claimIntervalMs: 1_000,
-  /** Deliveries of one entry before its unprocessed messages are dead-lettered (too_many_attempts). @default 5 */
+  /**
+   * Attempts at a message before it is dead-lettered (too_many_attempts): a handler that throws is run
+   * again in place (see handlerRetryMs), and an entry redelivered after a crash counts its deliveries.
+   * @default 5
+   */
   maxAttempts: 5,
+  /**
+   * Wait before a failed handler is run again, doubled at each attempt up to handlerRetryMaxMs. The
+   * consumer handles nothing else meanwhile: that keeps each sender's order. @default 100
+   */
+  handlerRetryMs: 100,
+  /** Longest wait between two attempts of a failing handler. @default 5_000 */
+  handlerRetryMaxMs: 5_000,
   /** How long exactly-once de-duplication marks live. @default 86_400_000 */
   dedupTtlMs: 86_400_000,
   /** Most envelopes in one frame (one signature, one XADD). @default 256 */
@@ -79,6 +90,8 @@ const busOptionsSchema = z
     visibilityTimeoutMs: z.int().min(10).default(D.visibilityTimeoutMs),
     claimIntervalMs: z.int().min(10).default(D.claimIntervalMs),
     maxAttempts: z.int().min(1).default(D.maxAttempts),
+    handlerRetryMs: z.int().min(0).default(D.handlerRetryMs),
+    handlerRetryMaxMs: z.int().min(0).default(D.handlerRetryMaxMs),
     dedupTtlMs: z.int().min(1000).default(D.dedupTtlMs),
     maxBatch: z.int().min(1).max(4096).default(D.maxBatch),
     maxFrameBytes: z
@@ -97,6 +110,10 @@ const busOptionsSchema = z
   .refine((o) => o.defaultTtlMs <= o.maxTtlMs, {
     message: 'defaultTtlMs must not exceed maxTtlMs',
     path: ['defaultTtlMs'],
+  })
+  .refine((o) => o.handlerRetryMs <= o.handlerRetryMaxMs, {
+    message: 'handlerRetryMs must not exceed handlerRetryMaxMs',
+    path: ['handlerRetryMs'],
   })
   // a message older than the replay window is refused as a possible replay whatever its TTL, so a
   // longer TTL would be a promise the receiver cannot keep

@@ -205,11 +205,11 @@ describe('dead-letter replay and the replay window', () => {
   });
 
   test('an exactly-once message handled before a crash is not dead-lettered as expired when its frame comes back', async () => {
-    const bus = await env.bus({ options: { visibilityTimeoutMs: 50, maxAttempts: 5 } });
+    const options = { visibilityTimeoutMs: 50, maxAttempts: 5 };
+    const crashing = await env.bus({ options });
     const handled: string[] = [];
-    let crash = true;
-    await bus.consume('r9', (m) => {
-      if (m.payload.toString() === 'second' && crash) throw new Error('crash before the second');
+    await crashing.consume('r9', async (m) => {
+      if (m.payload.toString() === 'second') await new Promise<void>(() => undefined); // dies here
       handled.push(m.payload.toString());
     });
     // one frame holding both (crafted, so they share it for sure), short TTLs
@@ -223,8 +223,10 @@ describe('dead-letter replay and the replay window', () => {
     await env.inject('r9', frame);
     const deadline = Date.now() + 3000;
     while (!handled.includes('first') && Date.now() < deadline) await sleep(10);
+    crashing.destroy();
     await sleep(700); // both are past their TTL now
-    crash = false;
+    const bus = await env.bus({ options });
+    await bus.consume('r9', (m) => void handled.push(m.payload.toString()));
     await deadLetter(bus, frame.ids[1] as string, 'expired');
     await sleep(200);
     const letters = (await bus.deadLetters.list({ count: 500 })).filter((d) => d.messageId === frame.id);

@@ -345,5 +345,15 @@ describe('hooks and options', () => {
       () => compileBusOptions({ defaultTtlMs: 10, maxTtlMs: 5 }),
       (e: unknown) => e instanceof ConfigError && /defaultTtlMs must not exceed maxTtlMs/.test(e.message),
     );
+    assert.equal(compileBusOptions().handlerRetryMs, 100);
+    assert.throws(
+      () => compileBusOptions({ handlerRetryMs: 10_000, handlerRetryMaxMs: 1000 }),
+      (e: unknown) =>
+        e instanceof ConfigError && /handlerRetryMs must not exceed handlerRetryMaxMs/.test(e.message),
+    );
+    assert.throws(
+      () => compileBusOptions({ handlerRetryMs: -1 }),
+      (e: unknown) => e instanceof ConfigError && /handlerRetryMs/.test(e.message),
+    );
   });
 });
