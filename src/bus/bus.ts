@@ -19,6 +19,7 @@ import {
   type PreSendPolicy,
 } from './hooks.js';
 import { compileBusOptions, type BusOptions, type BusOptionsInput } from './options.js';
+import { Pruner } from './prune.js';
 import { TokenBuckets } from './rate-limiter.js';
 import { runScript } from './scripts.js';
 import { FrameWriter, type Outgoing } from './sender.js';
@@ -64,22 +65,32 @@ const requestSchema = z.strictObject({
   to: agentId,
   timeoutMs: z.int().min(1).max(3_600_000).optional(),
 });
+/** What names a subscription (its consumer group): see subscriptionGroup. */
+const subscriptionName = {
+  agentId,
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'name is 1-128 letters, digits, _ . : -')
+    .optional(),
+  topic: z.string().regex(TOPIC).optional(),
+  prefix: z.string().min(1).max(256).optional(),
+};
+const oneOfTopicOrPrefix = (s: { topic?: string | undefined; prefix?: string | undefined }): boolean =>
+  (s.topic === undefined) !== (s.prefix === undefined);
+const ONE_OF = { message: 'give exactly one of topic (exact) or prefix', path: ['topic'] };
 const subscribeSchema = z
   .strictObject({
-    agentId,
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'name is 1-128 letters, digits, _ . : -')
-      .optional(),
-    topic: z.string().regex(TOPIC).optional(),
-    prefix: z.string().min(1).max(256).optional(),
+    ...subscriptionName,
     delivery: z.enum(DELIVERY_LEVELS as [DeliveryLevel, ...DeliveryLevel[]]).optional(),
     startAt: z.enum(['new', 'all']).optional(),
   })
-  .refine((s) => (s.topic === undefined) !== (s.prefix === undefined), {
-    message: 'give exactly one of topic (exact) or prefix',
-    path: ['topic'],
-  });
+  .refine(oneOfTopicOrPrefix, ONE_OF);
+const unsubscribeSchema = z.strictObject(subscriptionName).refine(oneOfTopicOrPrefix, ONE_OF);
+
+/** The consumer group of a topic subscription: its name, else its agent and topic or prefix. */
+function subscriptionGroup(i: z.output<typeof unsubscribeSchema>): string {
+  return `sub:${i.name ?? `${i.agentId}:${i.topic ?? `${i.prefix}*`}`}`;
+}
 
 const LEVELS = new Set<unknown>(DELIVERY_LEVELS);
 const COMMON_KEYS = ['from', 'payload', 'delivery', 'ttlMs'];
@@ -125,6 +136,7 @@ export type BroadcastInput = WithPayload<z.input<typeof broadcastSchema>>;
 export type RequestInput = WithPayload<z.input<typeof requestSchema>>;
 export type ReplyInput = WithPayload<z.input<typeof replySchema>>;
 export type SubscribeInput = z.input<typeof subscribeSchema> & { handler: MessageHandler };
+export type UnsubscribeInput = z.input<typeof unsubscribeSchema>;
 
 /** A running consumer; `close()` stops it gracefully (calling it again waits for the same stop). */
 export interface Subscription {
@@ -147,6 +159,11 @@ export interface Bus {
   readonly deadLetters: DeadLetters;
   /** Makes an agent a known recipient and creates its inbox and broadcast groups. */
   register(agentId: string): Promise<void>;
+  /**
+   * Removes an agent from the recipients (sends to it are dead-lettered unknown_recipient) and
+   * destroys its broadcast group, so the broadcast stream no longer keeps entries for it. Its inbox
+   * and what is in it stay (a later register finds them). BusUsageError while this bus consumes for it.
+   */
   unregister(agentId: string): Promise<void>;
   send(input: SendInput): Promise<SendResult>;
   publish(input: PublishInput): Promise<SendResult>;
@@ -166,6 +183,14 @@ export interface Bus {
   ): Promise<Subscription>;
   /** A durable topic subscription (exact topic or prefix), its own consumer group. */
   subscribe(input: SubscribeInput): Promise<Subscription>;
+  /**
+   * Ends a durable topic subscription for good: stops this bus's consumers of it and destroys its
+   * consumer group (what it had not handled is dropped with it; the topics stream no longer keeps
+   * entries for it). Names the subscription as subscribe did (agentId with topic or prefix, or
+   * name). Resolves true if the group existed. `Subscription.close()` only stops consuming: the
+   * group stays and keeps what arrives meanwhile.
+   */
+  unsubscribe(input: UnsubscribeInput): Promise<boolean>;
   /** Writes pending batches now. */
   flush(): Promise<void>;
   /**
@@ -261,8 +286,11 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   const writer = new FrameWriter(ctx, audited);
   const buckets = new TokenBuckets(options.ratePerSecond, options.rateBurst, ctx.now);
   const known = new Map<string, { known: boolean; at: number }>();
+  const knownPruner = new Pruner(ctx.now);
   const consumers = new Set<ConsumerEntry>();
   const consuming = new Map<string, number>();
+  /** This bus's consumers of each topic subscription group (for unsubscribe). */
+  const subscribed = new Map<string, Set<ConsumerEntry>>();
   /** Waiting requests by correlation id. */
   const pending = new Map<string, Waiter>();
   /**
@@ -344,6 +372,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     const t = ctx.now();
     if (hit && t - hit.at < options.registryCacheMs) return hit.known;
     const v = (await redis.sendCommand<number>(['SISMEMBER', keys.agents, id])) === 1;
+    // entries past registryCacheMs are never used again
+    knownPruner.sweep(known, (e, now) => now - e.at >= options.registryCacheMs);
     known.set(id, { known: v, at: t });
     return v;
   }
@@ -568,8 +598,14 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     },
     async unregister(id) {
       if (closed) throw new BusUsageError(CLOSED_MESSAGE);
+      parseOrThrow(agentId, id, 'agent id');
+      if ((consuming.get(id) ?? 0) > 0)
+        throw new BusUsageError(
+          `this bus is consuming for '${id}': close that subscription before unregistering it`,
+        );
       await redis.sendCommand(['SREM', keys.agents, id]);
       known.delete(id);
+      await redis.sendCommand(['XGROUP', 'DESTROY', keys.broadcast, `agent:${id}`]);
     },
     send(raw) {
       let i: z.output<typeof sendSchema>;
@@ -799,7 +835,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         i.topic !== undefined
           ? (t: string) => t === i.topic
           : (t: string) => t.startsWith(i.prefix as string);
-      const group = `sub:${i.name ?? `${i.agentId}:${i.topic ?? `${i.prefix}*`}`}`;
+      const group = subscriptionGroup(i);
       await createGroup(keys.topics, group, i.startAt === 'all' ? '0' : '$');
       const entry = await startConsumer({
         stream: keys.topics,
@@ -811,7 +847,24 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         keyOwner: TOPICS_KEY_OWNER,
         handler,
       });
-      return { close: () => stopConsumer(entry) };
+      let ofGroup = subscribed.get(group);
+      if (!ofGroup) subscribed.set(group, (ofGroup = new Set()));
+      ofGroup.add(entry);
+      return {
+        close() {
+          ofGroup.delete(entry);
+          if (ofGroup.size === 0 && subscribed.get(group) === ofGroup) subscribed.delete(group);
+          return stopConsumer(entry);
+        },
+      };
+    },
+    async unsubscribe(raw) {
+      ensureOpen();
+      const group = subscriptionGroup(parseOrThrow(unsubscribeSchema, raw, 'bus.unsubscribe input'));
+      const local = subscribed.get(group);
+      subscribed.delete(group);
+      await Promise.all([...(local ?? [])].map((entry) => stopConsumer(entry)));
+      return (await redis.sendCommand<number>(['XGROUP', 'DESTROY', keys.topics, group])) === 1;
     },
     async flush() {
       await Promise.allSettled([...checking]);

@@ -288,8 +288,13 @@ export class StreamConsumer {
         lastCount = 0;
         const msg = (error as Error)?.message ?? '';
         if (msg.includes('NOGROUP')) {
+          // the group is gone (its stream was deleted, or it was destroyed while this consumer ran):
+          // an inbox is read again from its start; a shared stream from now on, so that a group
+          // destroyed elsewhere (unregister, unsubscribe) is not handed the whole stream again
+          const from = this.spec.deleteAfterAck ? '0' : '$';
+          logger.warn({ stream, group, from }, 'bus consumer group is gone; creating it again');
           await this.ctx.redis
-            .sendCommand(['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM'])
+            .sendCommand(['XGROUP', 'CREATE', stream, group, from, 'MKSTREAM'])
             .catch(() => undefined);
         } else {
           logger.warn({ err: error, stream }, 'bus consumer read failed; retrying');

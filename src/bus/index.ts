@@ -19,6 +19,7 @@ export {
   type RequestInput,
   type ReplyInput,
   type SubscribeInput,
+  type UnsubscribeInput,
   type Subscription,
 } from './bus.js';
 export type { BusMessage, MessageHandler } from './consumer.js';

@@ -3,6 +3,7 @@ import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, sealAesGcmInto, signEd25519 } from '.
 import { audit, type BusContext } from './context.js';
 import type { EnvelopeHeader } from './envelope.js';
 import { encodeFrameHeaderFrom, frameSignedBytes, FRAME_ID_BYTES } from './frame.js';
+import { Pruner } from './prune.js';
 import { agentKeyOwner } from './stream-keys.js';
 
 /** A message accepted for sending, waiting in a lane. */
@@ -57,6 +58,10 @@ function random(n: number): Buffer {
   return out;
 }
 
+/** Nothing queued, in flight or being checked: dropping the lane loses nothing. */
+const idleLane = (l: Lane): boolean =>
+  l.items.length === 0 && l.inFlight === 0 && l.chain === undefined && l.checks === undefined && !l.scheduled;
+
 /**
  * Collects messages per (stream, sender) lane and writes each batch as one frame with one XADD:
  * one AES-256-GCM seal and one Ed25519 signature per frame. A message sent while its lane is idle
@@ -72,12 +77,19 @@ export class FrameWriter {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly audited: boolean;
   private last: Lane | undefined;
+  private readonly pruner: Pruner;
 
   constructor(
     private readonly ctx: BusContext,
     audited: boolean,
   ) {
     this.audited = audited;
+    this.pruner = new Pruner(ctx.now);
+  }
+
+  /** Lanes kept now (an idle lane is pruned once there are many: it is created again when used). */
+  get laneCount(): number {
+    return this.lanes.size;
   }
 
   /**
@@ -90,6 +102,7 @@ export class FrameWriter {
     const key = `${stream}\0${from}`;
     let lane = this.lanes.get(key);
     if (!lane) {
+      if (this.pruner.sweep(this.lanes, idleLane) > 0) this.last = undefined;
       lane = {
         stream,
         from,

@@ -93,11 +93,13 @@ export async function startGatewayNode(input: GatewayNodeInput): Promise<Gateway
     // and its own keys (its agents' checkpoints and keys stay: they move to other gateways).
     const busId = gatewayBusId(gateway.id);
     const keys = streamKeys(prefix);
-    await bus.unregister(busId).catch(() => undefined);
+    // unregister destroys the broadcast group too
+    await bus
+      .unregister(busId)
+      .catch((error: unknown) =>
+        logger.warn({ err: error, gateway: gateway.id }, 'gateway could not unregister its inbox'),
+      );
     await bus.close();
-    await commander
-      .sendCommand(['XGROUP', 'DESTROY', keys.broadcast, `agent:${busId}`])
-      .catch(() => undefined);
     await commander.sendCommand(['DEL', keys.inbox(busId), `${prefix}:ks:${agentKeyOwner(busId)}`]);
     await redis.close();
   };

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { BusUsageError } from '../../../src/bus/index.js';
+import { ConfigError } from '../../../src/config/errors.js';
 import { collector, sleep, testEnv, type Env } from './helpers.js';
 
 /**
@@ -86,6 +88,75 @@ describe('shared streams: trimmed by what the groups still need, never silently'
     assert.deepEqual(
       again.messages.map((m) => m.payload.toString()),
       Array.from({ length: 100 }, (_, i) => `t${200 + i}`),
+    );
+  });
+
+  const groupsOf = async (stream: string): Promise<string[]> =>
+    (await env.redis.sendCommand<unknown[][]>(['XINFO', 'GROUPS', stream])).map((g) => String(g[1]));
+
+  test('unsubscribe ends a durable subscription: its consumers stop and its group is gone', async () => {
+    const bus = await env.bus({ options: { sharedStreamTrimMs: 50 } });
+    const live = collector();
+    const sub = await bus.subscribe({
+      agentId: 's4',
+      name: 'gone-4',
+      topic: 'quotes',
+      handler: live.handler,
+    });
+    await sub.close(); // closed, not ended: the group keeps what arrives
+    for (let i = 0; i < 300; i++) void bus.publish({ from: 'feed', topic: 'quotes', payload: `q${i}` });
+    await bus.flush();
+    await sleep(200);
+    assert.ok(await groupsOf(topics()).then((g) => g.includes('sub:gone-4')));
+    // a second subscriber of the same group in this bus is stopped by unsubscribe
+    const other = collector();
+    await bus.subscribe({ agentId: 's4', name: 'gone-4', topic: 'quotes', handler: other.handler });
+    await other.waitFor(300); // what the closed subscription kept
+    assert.equal(await bus.unsubscribe({ agentId: 's4', name: 'gone-4', topic: 'quotes' }), true);
+    assert.equal(await groupsOf(topics()).then((g) => g.includes('sub:gone-4')), false);
+    await bus.publish({ from: 'feed', topic: 'quotes', payload: 'after' });
+    await sleep(200);
+    assert.equal(other.messages.length, 300, 'its consumer was stopped');
+    assert.equal(await bus.unsubscribe({ agentId: 's4', name: 'gone-4', topic: 'quotes' }), false);
+    await assert.rejects(
+      bus.unsubscribe({ agentId: 's4', topic: 'a', prefix: 'b' }),
+      (e: unknown) => e instanceof ConfigError && /exactly one of topic \(exact\) or prefix/.test(e.message),
+    );
+  });
+
+  test('unregister destroys the agent’s broadcast group; refused while this bus consumes for it', async () => {
+    const bus = await env.bus();
+    await bus.register('leaver');
+    const broadcast = `${env.prefix}:broadcast`;
+    assert.ok((await groupsOf(broadcast)).includes('agent:leaver'));
+    const sub = await bus.consume('leaver', () => undefined);
+    await assert.rejects(
+      bus.unregister('leaver'),
+      (e: unknown) =>
+        e instanceof BusUsageError && /close that subscription before unregistering/.test(e.message),
+    );
+    await sub.close();
+    await bus.unregister('leaver');
+    assert.equal((await groupsOf(broadcast)).includes('agent:leaver'), false);
+    const r = await bus.send({ from: 'x', to: 'leaver', payload: 'hello?' });
+    assert.equal(r.status, 'dead_lettered');
+  });
+
+  test('a shared-stream group destroyed under a running consumer is created again from now, not from the start', async () => {
+    const bus = await env.bus();
+    const got = collector();
+    await bus.subscribe({ agentId: 's5', name: 'reborn-5', topic: 'beats', handler: got.handler });
+    for (const p of ['b1', 'b2', 'b3']) await bus.publish({ from: 'feed', topic: 'beats', payload: p });
+    await got.waitFor(3);
+    await env.redis.sendCommand(['XGROUP', 'DESTROY', topics(), 'sub:reborn-5']);
+    const deadline = Date.now() + 5000;
+    while (!(await groupsOf(topics())).includes('sub:reborn-5') && Date.now() < deadline) await sleep(20);
+    await bus.publish({ from: 'feed', topic: 'beats', payload: 'b4' });
+    await got.waitFor(4);
+    await sleep(200);
+    assert.deepEqual(
+      got.messages.map((m) => m.payload.toString()),
+      ['b1', 'b2', 'b3', 'b4'],
     );
   });
 });
