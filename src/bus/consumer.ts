@@ -117,6 +117,11 @@ interface Received {
   /** Indexes still to deliver, in order. */
   todo: number[];
   letters: DeadFrameLetter[];
+  /**
+   * The frame's signature verified under its sender's key (security on). Until then — and for good if
+   * it does not, or with security off — its sender and message ids are only claims.
+   */
+  verified: boolean;
   /** The highest delivery count recorded for the entry by an in-place retry (retry-count.lua.ts). */
   recorded: number;
   /**
@@ -615,6 +620,8 @@ export class StreamConsumer {
       from: f.header?.from ?? '?',
       to: env?.to ?? '?',
       kind: env?.kind ?? '?',
+      // marks a failed or missing check; with security off nothing is verified at all (docs/bus.md)
+      unverified: this.ctx.keystore !== undefined && !f.verified,
     });
   }
 
@@ -657,6 +664,7 @@ export class StreamConsumer {
       todo: [],
       letters: [],
       held: false,
+      verified: false,
       recorded: deliveryCount,
     };
     const all = (reason: DeadLetterReason, detail: string): Received => {
@@ -765,6 +773,7 @@ export class StreamConsumer {
       );
     if (!verifyEd25519(key, frameSignedBytes(f.h, f.c, f.t), f.s))
       this.rejectAll(f, 'bad_signature', `frame signature does not verify under '${header.kid}'`);
+    else f.verified = true;
   }
 
   /**
@@ -1037,6 +1046,7 @@ export class StreamConsumer {
         reason: d.reason,
         detail: d.detail,
         at,
+        ...(d.unverified ? { unverified: true as const } : {}),
       });
     f.letters = [];
   }

@@ -22,7 +22,9 @@ export interface DeadLetterInput {
   readonly reason: DeadLetterReason;
   readonly detail: string;
   readonly messageId: string;
+  /** The sender; with `unverified`, only the one its frame claims (the signature did not verify). */
   readonly from: string;
+  readonly unverified?: boolean;
   readonly to: string;
   readonly kind: string;
   readonly stream: string;
@@ -49,6 +51,8 @@ export interface DeadFrameLetter {
   readonly detail: string;
   readonly messageId: string;
   readonly from: string;
+  /** Decided before the frame's signature verified (or it did not): `from` and `messageId` are claims. */
+  readonly unverified: boolean;
   readonly to: string;
   readonly kind: string;
   readonly index: number | undefined;
@@ -71,6 +75,7 @@ const deadLetterOf = (entryId: string, s: (k: string) => string): DeadLetter => 
   group: s('group'),
   at: Number(s('at')),
   replayable: replayable(s),
+  ...(s('unverified') === '1' ? { unverified: true } : {}),
 });
 /** Approximate cap of the dead-letter stream. */
 export const DLQ_MAX_LEN = 1_000_000;
@@ -114,13 +119,13 @@ export class DeadLetters {
     const frameKey = this.keys.dlqFrame(frame.stream, frame.entryId);
     const at = String(Date.now());
     const args: (string | Buffer)[] = [String(DLQ_MAX_LEN), String(DLQ_FRAME_TTL_MS)];
-    args.push(frame.h, frame.s, frame.c, frame.t, '13');
+    args.push(frame.h, frame.s, frame.c, frame.t, '14');
     for (const d of letters) {
       args.push(`${frame.group}:${d.index ?? ''}`);
       args.push('reason', d.reason, 'detail', d.detail, 'id', d.messageId, 'from', d.from, 'to', d.to);
       args.push('kind', d.kind, 'stream', frame.stream, 'group', frame.group, 'at', at);
       args.push('frame', frameKey, 'i', d.index === undefined ? '' : String(d.index), 'fid', frame.fid);
-      args.push('entry', frame.entryId);
+      args.push('entry', frame.entryId, 'unverified', d.unverified ? '1' : '0');
     }
     await runScript(this.redis, DLQ_ADD_LUA, [this.keys.dlq, frameKey], args);
   }

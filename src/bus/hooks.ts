@@ -48,7 +48,12 @@ export type BusAuditEvent =
   | {
       readonly kind: 'message.dropped';
       readonly messageId: string;
+      /**
+       * The sender; with `unverified`, only the one the frame claims (its signature was not checked,
+       * or did not verify, when it was dropped), so anyone able to write to Redis could have named it.
+       */
       readonly from: string;
+      readonly unverified?: true;
       readonly to: string;
       readonly reason: DeadLetterReason | 'handler_failed';
       readonly detail: string;

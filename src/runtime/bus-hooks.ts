@@ -43,10 +43,17 @@ export function busAuditToLog(audit: AuditLog, options: BusAuditOptions = {}): B
         sender: event.from,
         recipient: event.to,
       };
-      if (event.kind === 'message.dropped')
+      // a sender claimed by a frame whose signature did not verify is not an actor: the entry is the
+      // bus's, and names the claim as such
+      let actor = `agent:${event.from}`;
+      if (event.kind === 'message.dropped') {
         Object.assign(data, { reason: event.reason, detail: event.detail });
-      else data.messageKind = event.messageKind;
-      const input: AuditEventInput = { kind: event.kind, actor: `agent:${event.from}`, ts: event.at, data };
+        if (event.unverified) {
+          actor = 'bus';
+          data.senderVerified = false;
+        }
+      } else data.messageKind = event.messageKind;
+      const input: AuditEventInput = { kind: event.kind, actor, ts: event.at, data };
       await audit.append(input);
     },
   };

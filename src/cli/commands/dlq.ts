@@ -54,7 +54,7 @@ export function registerDlqCommands(program: Command, deps: DlqCliDeps): void {
       }
       for (const d of list) {
         console.log(
-          `${d.entryId}  ${new Date(d.at).toISOString()}  ${d.reason.padEnd(18)} ${d.kind} ${d.from} → ${d.to}  id=${d.messageId}${d.replayable ? '' : '  (not replayable)'}\n    ${d.detail}`,
+          `${d.entryId}  ${new Date(d.at).toISOString()}  ${d.reason.padEnd(18)} ${d.kind} ${d.from}${d.unverified ? ' (claimed, unverified)' : ''} → ${d.to}  id=${d.messageId}${d.replayable ? '' : '  (not replayable)'}\n    ${d.detail}`,
         );
       }
     });

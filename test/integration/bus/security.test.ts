@@ -14,12 +14,19 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
     messageId: string,
     reason: DeadLetterReason,
     bus: Awaited<ReturnType<Env['bus']>>,
+    unverified?: boolean,
   ): Promise<void> {
     const deadline = Date.now() + 5000;
     for (;;) {
       const dl = (await bus.deadLetters.list({ count: 500 })).find((d) => d.messageId === messageId);
       if (dl) {
         assert.equal(dl.reason, reason, `message ${messageId}: ${dl.detail}`);
+        if (unverified !== undefined)
+          assert.equal(
+            dl.unverified === true,
+            unverified,
+            `${reason}: the sender is ${unverified ? 'only claimed' : 'verified'}`,
+          );
         return;
       }
       if (Date.now() > deadline)
@@ -60,16 +67,17 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
     for (const f of [forged, cipher, header, wrong, expired, oldTs, big, unknownKid, unknownEkid])
       await env.inject('bob', f);
 
-    await expectDead(forged.id, 'bad_signature', bus);
-    await expectDead(cipher.id, 'decryption_failed', bus);
-    await expectDead(header.id, 'bad_signature', bus);
-    await expectDead(wrong.id, 'wrong_recipient', bus);
-    await expectDead(expired.id, 'expired', bus);
-    await expectDead(oldTs.id, 'replayed', bus);
-    await expectDead(big.id, 'too_large', bus);
-    await expectDead(unknownKid.id, 'unknown_key', bus);
-    await expectDead(unknownEkid.id, 'unknown_key', bus);
-    await expectDead(good.id, 'replayed', bus);
+    // `unverified`: dropped before (or because) the signature did not verify — the sender is a claim
+    await expectDead(forged.id, 'bad_signature', bus, true);
+    await expectDead(cipher.id, 'decryption_failed', bus, false);
+    await expectDead(header.id, 'bad_signature', bus, true);
+    await expectDead(wrong.id, 'wrong_recipient', bus, false);
+    await expectDead(expired.id, 'expired', bus, false);
+    await expectDead(oldTs.id, 'replayed', bus, false);
+    await expectDead(big.id, 'too_large', bus, true);
+    await expectDead(unknownKid.id, 'unknown_key', bus, true);
+    await expectDead(unknownEkid.id, 'unknown_key', bus, false);
+    await expectDead(good.id, 'replayed', bus, false);
     await sleep(200);
     assert.deepEqual(
       got.messages.map((m) => m.payload.toString()),

@@ -9,7 +9,7 @@ import { AuditLog, generateAuditSigner } from '../../../src/audit/index.js';
 import { PolicyEngine } from '../../../src/policy/index.js';
 import { busAuditToLog, busPolicyFromEngine } from '../../../src/runtime/index.js';
 import { randomId } from '../../../src/util/ids.js';
-import { testEnv, type Env } from '../bus/helpers.js';
+import { craftFrame, testEnv, type Env } from '../bus/helpers.js';
 import { deleteKeys, eventually } from '../../helpers/runtime.js';
 
 const REDIS_URL = process.env.ARS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -73,11 +73,29 @@ describe('the bus asks Cedar before sending and audits to the trail', () => {
       return entries.find((e) => e.data.messageId === denied.id);
     }, 'drop audited');
     assert.equal(dropped.data.reason, 'policy_denied');
+    assert.equal(dropped.actor, 'agent:alice', 'the bus checked who sent it: alice is its actor');
     const sent = await eventually(async () => {
       const entries = await audit.query({ kind: 'message.delivered' });
       return entries.find((e) => e.data.messageId === allowed.id);
     }, 'delivery audited');
     assert.equal(sent.data.recipient, 'bob');
+    assert.equal((await audit.verify()).ok, true);
+  });
+
+  test('a forged frame is audited as the bus’s drop, its claimed sender named as unverified, not as an actor', async () => {
+    const bus = await env.bus({ audit: busAuditToLog(audit) });
+    await bus.register('alice');
+    await bus.consume('erin', () => undefined);
+    const forged = await craftFrame(env.keystore, { from: 'alice', to: 'erin', forgeSignature: true });
+    await env.inject('erin', forged);
+    const dropped = await eventually(async () => {
+      const entries = await audit.query({ kind: 'message.dropped' });
+      return entries.find((e) => e.data.messageId === forged.id);
+    }, 'forged drop audited');
+    assert.equal(dropped.data.reason, 'bad_signature');
+    assert.equal(dropped.actor, 'bus');
+    assert.equal(dropped.data.sender, 'alice');
+    assert.equal(dropped.data.senderVerified, false);
     assert.equal((await audit.verify()).ok, true);
   });
 
