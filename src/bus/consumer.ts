@@ -7,7 +7,6 @@ import type { DeliveryLevel, EnvelopeHeader, MessageKind } from './envelope.js';
 import { frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
 import { seenTtlMs } from './options.js';
 import { RENEW_LEASE_LUA } from './renew-lease.lua.js';
-import { RETRY_COUNT_LUA } from './retry-count.lua.js';
 import { runScript } from './scripts.js';
 import { SEEN_CHECK_LUA } from './seen-check.lua.js';
 import { SEEN_PENDING_LUA } from './seen-pending.lua.js';
@@ -78,6 +77,9 @@ const PIPELINED_SEEN_MAX = 8;
  */
 const READ_AHEAD_MAX_MESSAGES = 8;
 
+/** Wait before trying Redis again after `failures` failures in a row: 50 ms doubling, at most 2 s. */
+const redisBackoffMs = (failures: number): number => Math.min(2000, 50 * 2 ** Math.min(failures, 6));
+
 /** a > b for stream entry ids ('ms-seq'). */
 function idAbove(a: string, b: string): boolean {
   if (b === '') return true;
@@ -122,8 +124,6 @@ interface Received {
    * it does not, or with security off — its sender and message ids are only claims.
    */
   verified: boolean;
-  /** The highest delivery count recorded for the entry by an in-place retry (retry-count.lua.ts). */
-  recorded: number;
   /**
    * Set when the frame could not be judged this time (the keystore failed): it is neither delivered
    * nor acked, and comes back after the visibility timeout, up to maxAttempts.
@@ -186,7 +186,7 @@ export class StreamConsumer {
     const ids: string[] = [];
     for (const [id, at] of this.leased) if (at <= cutoff) ids.push(id);
     if (ids.length === 0) return;
-    runScript(ctx.redis, RENEW_LEASE_LUA, [spec.stream], [spec.group, spec.consumer, ...ids]).catch(
+    runScript(ctx.redis, RENEW_LEASE_LUA, [spec.stream], [spec.group, spec.consumer, '', ...ids]).catch(
       (error: unknown) => ctx.logger.warn({ err: error, stream: spec.stream }, 'bus lease renewal failed'),
     );
   }
@@ -304,7 +304,7 @@ export class StreamConsumer {
         } else {
           logger.warn({ err: error, stream }, 'bus consumer read failed; retrying');
         }
-        const backoff = Math.min(2000, 50 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
+        const backoff = redisBackoffMs(failures) * (0.5 + Math.random() / 2);
         await new Promise((r) => setTimeout(r, backoff));
       }
     }
@@ -665,7 +665,6 @@ export class StreamConsumer {
       letters: [],
       held: false,
       verified: false,
-      recorded: deliveryCount,
     };
     const all = (reason: DeadLetterReason, detail: string): Received => {
       for (const x of f.todo) this.reject(f, x, reason, detail);
@@ -926,7 +925,7 @@ export class StreamConsumer {
    * attempt, until it succeeds or has failed maxAttempts times (then the message is dead-lettered
    * too_many_attempts). The consumer takes nothing else meanwhile, so the messages behind it — this
    * sender's next ones among them — keep their order. Each attempt is recorded in the entry's delivery
-   * count first (retry-count.lua.ts), so a crash does not restart the count. An at-most-once message is
+   * count first (renew-lease.lua.ts), so a crash does not restart the count. An at-most-once message is
    * not run again.
    */
   private async failed(f: Received, x: number, first: BusMessage, thrown: unknown): Promise<Outcome> {
@@ -989,20 +988,19 @@ export class StreamConsumer {
   /** Records a retry in the entry's delivery count; false if the entry is no longer this consumer's. */
   private async recordAttempt(f: Received, count: number): Promise<boolean> {
     const { ctx, spec } = this;
-    f.recorded = Math.max(f.recorded, count);
     for (let failures = 0; ; failures++) {
       try {
         const mine = await runScript<number>(
           ctx.redis,
-          RETRY_COUNT_LUA,
+          RENEW_LEASE_LUA,
           [spec.stream],
-          [spec.group, spec.consumer, f.entryId, String(f.recorded)],
+          [spec.group, spec.consumer, String(count), f.entryId],
         );
         return Number(mine) === 1;
       } catch (error) {
         // unknown whether the entry is still ours: the handler is not run until that is known
         ctx.logger.warn({ err: error, stream: spec.stream }, 'bus could not record a retry; trying again');
-        if (!(await this.pause(Math.min(2000, 50 * 2 ** Math.min(failures, 6))))) return false;
+        if (!(await this.pause(redisBackoffMs(failures)))) return false;
       }
     }
   }

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { BusMessage, DeliveryLevel } from '../../../src/bus/index.js';
+import { eventually } from '../../helpers/runtime.js';
 import { sleep, testEnv, type Env } from './helpers.js';
 
 const never = new Promise<void>(() => undefined);
 
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+/** Waits (polling) until `ok`; fails naming `what` after `ms`. */
+const until = (what: string, ok: () => boolean, ms = 5000): Promise<unknown> =>
+  eventually(() => ok() || undefined, what, ms);
 
 async function pendingCount(env: Env, agent: string): Promise<number> {
   const summary = await env.redis.sendCommand<[number, ...unknown[]]>([
