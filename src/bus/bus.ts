@@ -20,7 +20,9 @@ import {
 } from './hooks.js';
 import { compileBusOptions, type BusOptions, type BusOptionsInput } from './options.js';
 import { Pruner } from './prune.js';
-import { TokenBuckets } from './rate-limiter.js';
+import { RateLimiter } from './rate-limiter.js';
+import { RATE_TAKE_LUA } from './rate-take.lua.js';
+import { correlationId, newReplyTag, replyTagOf } from './replies.js';
 import { runScript } from './scripts.js';
 import { FrameWriter, type Outgoing } from './sender.js';
 import { agentKeyOwner, BROADCAST_KEY_OWNER, streamKeys, TOPICS_KEY_OWNER } from './stream-keys.js';
@@ -228,6 +230,19 @@ interface Waiter {
 
 const CLOSED_MESSAGE = 'the bus is closed; create a new one with createBus()';
 
+/**
+ * A reply stream expires this long after its bus last renewed it (every quarter of it), so one left by
+ * a process that died goes away; replies sent to it after that are dead-lettered.
+ */
+const REPLY_STREAM_TTL_MS = 3_600_000;
+
+/** An agent's reply stream on this bus and its consumer (`entry` once started). */
+interface ReplyConsumer {
+  readonly key: string;
+  ready: Promise<void>;
+  entry?: ConsumerEntry;
+}
+
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 /** A message in a lane's batch; settles the send() promise (a class: no closures per message). */
@@ -256,6 +271,9 @@ class PendingSend implements Outgoing, EnvelopeHeader {
   resolve(entryId: string): void {
     this.res({ id: this.id, status: 'queued', entryId });
   }
+  dropped(reason: DeadLetterReason, detail: string): void {
+    this.res({ id: this.id, status: 'dead_lettered', reason, detail });
+  }
 }
 
 export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
@@ -283,8 +301,48 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     now: input.now ?? Date.now,
   };
   const audited = ctx.audit !== noopAuditSink;
-  const writer = new FrameWriter(ctx, audited);
-  const buckets = new TokenBuckets(options.ratePerSecond, options.rateBurst, ctx.now);
+  const writer = new FrameWriter(ctx, audited, (lane, items) => {
+    // a reply stream that is gone: the process that asked has closed (or died and its stream expired)
+    for (const o of items) {
+      const { id, kind, to, corr } = o.header;
+      const detail = `no process waits for replies on ${lane.stream} any more (request ${String(corr)}): the bus that sent it has closed`;
+      void recordDrop({
+        reason: 'unknown_recipient',
+        detail,
+        messageId: id,
+        from: lane.from,
+        to,
+        kind,
+        stream: lane.stream,
+        group: '',
+      }).then(
+        () => o.dropped('unknown_recipient', detail),
+        (error: unknown) => o.reject(error),
+      );
+    }
+  });
+  /** This bus's tag: the replies to its requests come back to it alone (replies.ts). */
+  const replyTag = newReplyTag();
+  /** Each agent's reply consumer on this bus, started by its first request. */
+  const replyConsumers = new Map<string, ReplyConsumer>();
+  /** The handlers of each agent's inbox consumptions on this bus, oldest first (late replies go to the first). */
+  const inboxHandlers = new Map<string, MessageHandler[]>();
+  const rateArgs = [String(options.ratePerSecond), String(options.rateBurst)];
+  const limiter = new RateLimiter(
+    options.ratePerSecond,
+    options.rateBurst,
+    async (agent, want, give) => {
+      const [granted, waitMs] = await runScript<[number, number]>(
+        redis,
+        RATE_TAKE_LUA,
+        [keys.rate(agent)],
+        [...rateArgs, String(want), String(give)],
+      );
+      return { granted, waitMs };
+    },
+    ctx.now,
+    (error) => logger.debug({ err: error }, 'bus rate-limit prefetch failed'),
+  );
   const known = new Map<string, { known: boolean; at: number }>();
   const knownPruner = new Pruner(ctx.now);
   const consumers = new Set<ConsumerEntry>();
@@ -486,8 +544,35 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     corr: string | null,
   ): Promise<SendResult> {
     if (closed) return Promise.reject(new BusUsageError(CLOSED_MESSAGE));
-    const wait = buckets.take(from);
-    if (wait > 0) return Promise.reject(new BusRateLimitError(from, wait));
+    const taken = limiter.take(from);
+    if (taken === 0) return admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
+    // no token at hand: the shared bucket is asked; close() waits for the answer like for a check
+    const step = taken.then((wait) => {
+      if (wait > 0) throw new BusRateLimitError(from, wait);
+      if (closed) throw new BusUsageError(CLOSED_MESSAGE);
+      return admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
+    });
+    const settled = taken.then(
+      () => undefined,
+      () => undefined,
+    );
+    checking.add(settled);
+    void settled.then(() => checking.delete(settled));
+    return step;
+  }
+
+  /** A send that has its token: size, policy and recipient checks, then its lane. */
+  function admit(
+    kind: MessageKind,
+    from: string,
+    to: string,
+    stream: string,
+    keyOwner: string,
+    data: Payload,
+    delivery: DeliveryLevel,
+    ttlMs: number | undefined,
+    corr: string | null,
+  ): Promise<SendResult> {
     const id = randomUUID();
     const body =
       typeof data === 'string'
@@ -506,7 +591,13 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       );
     const ttl = Math.min(ttlMs ?? options.defaultTtlMs, options.maxTtlMs);
     const direct = kind === 'direct' || kind === 'request' || kind === 'reply';
-    const lane = writer.lane(stream, from, direct ? to : '', keyOwner);
+    const lane = writer.lane(
+      stream,
+      from,
+      direct ? to : '',
+      keyOwner,
+      kind === 'reply' && replyTagOf(corr) !== undefined,
+    );
     const judged = policed
       ? checkSendFailClosed(ctx.policy, { messageId: id, kind, from, to, size: body.length, delivery })
       : undefined;
@@ -565,10 +656,12 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     if (closed) return; // destroy() came first
     closing = true;
     while (consumers.size > 0) await Promise.all([...consumers].map((c) => stopConsumer(c)));
+    await Promise.all([...replyConsumers.keys()].map((agent) => stopReplies(agent)));
     await Promise.allSettled([...checking]);
     await writer.drain();
     closed = true;
     clearInterval(trimTimer);
+    clearInterval(replyTimer);
     await trimming;
     // sends that started while the writer drained: their checks end (refused if not yet queued)
     // and what they queued is written
@@ -578,12 +671,97 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     await main.close();
   }
 
+  /**
+   * An inbox takes direct messages and requests to its agent, and replies to requests that named no
+   * bus. A reply to a request that named one belongs on that bus's reply stream: in an inbox it is a
+   * copy, refused, so that a reply is only ever delivered from one stream (whose replay window
+   * remembers it).
+   */
   const inboxAccept =
     (agent: string) =>
     (env: EnvelopeHeader): 'deliver' | 'wrong_recipient' =>
-      (env.kind === 'direct' || env.kind === 'request' || env.kind === 'reply') && env.to === agent
+      env.to === agent &&
+      (env.kind === 'direct' ||
+        env.kind === 'request' ||
+        (env.kind === 'reply' && replyTagOf(env.corr) === undefined))
         ? 'deliver'
         : 'wrong_recipient';
+
+  /**
+   * Takes a reply for a waiting request: only from the agent asked, to the requester. Any other
+   * reply (late, or with a correlation id it has no right to) goes to the handler like any message
+   * addressed to this agent.
+   */
+  const intercept = (m: BusMessage): boolean => {
+    if (m.kind !== 'reply' || !m.correlationId) return false;
+    const w = pending.get(m.correlationId);
+    if (!w || w.to !== m.from || w.from !== m.to) return false;
+    w.resolve(m);
+    return true;
+  };
+
+  /**
+   * Starts `agent`'s reply stream on this bus and its consumer: the stream expires unless renewed
+   * (a process that dies leaves nothing for long), and a reply to it once it is gone is dead-lettered.
+   */
+  function startReplies(agent: string): Promise<void> {
+    const key = keys.replies(agent, replyTag);
+    const state: ReplyConsumer = { key, ready: Promise.resolve() };
+    state.ready = (async () => {
+      await createGroup(key, 'inbox', '0');
+      await redis.sendCommand(['PEXPIRE', key, String(REPLY_STREAM_TTL_MS)]);
+      const entry = await startConsumer({
+        stream: key,
+        group: 'inbox',
+        consumer: replyTag,
+        delivery: undefined,
+        deleteAfterAck: true,
+        pipelineReplayCheck: true,
+        accept: (env) =>
+          env.kind === 'reply' && env.to === agent && replyTagOf(env.corr) === replyTag
+            ? 'deliver'
+            : 'wrong_recipient',
+        keyOwner: agentKeyOwner(agent),
+        intercept,
+        handler: (m) => {
+          // a late reply: to the agent's handler, as if it had come to the inbox
+          const h = inboxHandlers.get(agent)?.[0];
+          if (h === undefined) throw new BusUsageError(`'${agent}' no longer consumes on this bus`);
+          return h(m);
+        },
+      });
+      if (replyConsumers.get(agent) !== state) {
+        await stopConsumer(entry); // stopped while it started
+        throw new BusUsageError(`'${agent}' stopped consuming its inbox on this bus`);
+      }
+      state.entry = entry;
+    })();
+    state.ready.catch((error: unknown) => {
+      if (replyConsumers.get(agent) === state) replyConsumers.delete(agent);
+      logger.debug({ err: error, agent }, 'bus reply consumer did not start');
+    });
+    replyConsumers.set(agent, state);
+    return state.ready;
+  }
+
+  /** Stops `agent`'s reply consumer on this bus and deletes its stream. */
+  async function stopReplies(agent: string): Promise<void> {
+    const state = replyConsumers.get(agent);
+    if (state === undefined) return;
+    replyConsumers.delete(agent);
+    await state.ready.catch(() => undefined);
+    if (state.entry) await stopConsumer(state.entry);
+    await redis.sendCommand(['DEL', state.key]);
+  }
+
+  const replyTimer = setInterval(() => {
+    for (const { key, entry } of replyConsumers.values())
+      if (entry)
+        redis
+          .sendCommand(['PEXPIRE', key, String(REPLY_STREAM_TTL_MS)])
+          .catch((error: unknown) => logger.warn({ err: error, key }, 'bus reply stream renewal failed'));
+  }, REPLY_STREAM_TTL_MS / 4);
+  replyTimer.unref();
 
   const bus: Bus = {
     options,
@@ -697,7 +875,11 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       }
       const { from, to } = i;
       const timeoutMs = i.timeoutMs ?? 10_000;
-      const corr = randomUUID();
+      const replies = replyConsumers.get(from);
+      if (replies?.entry === undefined)
+        // the first request of `from` on this bus starts its reply consumer; the request waits for it
+        return (replies?.ready ?? startReplies(from)).then(() => bus.request(raw));
+      const corr = correlationId(replyTag);
       // One promise, settled once by whichever comes first: the reply, the timeout (which bounds the
       // send too), a failed or dead-lettered send, or close(). Each path removes the waiter and its
       // timer; a send that completes after the request settled finds nothing left to settle.
@@ -761,11 +943,12 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       } catch (error) {
         return Promise.reject(asError(error));
       }
+      const tag = replyTagOf(to.correlationId);
       return submit(
         'reply',
         i.from,
         to.from,
-        inboxOf(to.from),
+        tag === undefined ? inboxOf(to.from) : keys.replies(to.from, tag),
         '',
         i.payload,
         to.delivery,
@@ -778,18 +961,6 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       parseOrThrow(agentId, id, 'agent id');
       await bus.register(id);
       const name = opts.consumerName ?? randomId('c');
-      /**
-       * Takes a reply for a waiting request: only from the agent asked, to the requester. Any other
-       * reply (late, or with a correlation id it has no right to) goes to the handler like any
-       * message addressed to this agent.
-       */
-      const intercept = (m: BusMessage): boolean => {
-        if (m.kind !== 'reply' || !m.correlationId) return false;
-        const w = pending.get(m.correlationId);
-        if (!w || w.to !== m.from || w.from !== m.to) return false;
-        w.resolve(m);
-        return true;
-      };
       const inbox = await startConsumer({
         stream: keys.inbox(id),
         group: 'inbox',
@@ -813,14 +984,27 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         handler,
       });
       consuming.set(id, (consuming.get(id) ?? 0) + 1);
+      inboxHandlers.set(id, [...(inboxHandlers.get(id) ?? []), handler]);
       let stopped: Promise<void> | undefined;
       return {
         close() {
           if (stopped === undefined) {
             const left = (consuming.get(id) ?? 1) - 1;
-            if (left > 0) consuming.set(id, left);
-            else consuming.delete(id);
-            stopped = Promise.all([stopConsumer(inbox), stopConsumer(bcast)]).then(() => undefined);
+            const handlers = [...(inboxHandlers.get(id) ?? [])];
+            const at = handlers.indexOf(handler);
+            if (at >= 0) handlers.splice(at, 1);
+            if (left > 0) {
+              consuming.set(id, left);
+              inboxHandlers.set(id, handlers);
+            } else {
+              consuming.delete(id);
+              inboxHandlers.delete(id);
+            }
+            stopped = Promise.all([
+              stopConsumer(inbox),
+              stopConsumer(bcast),
+              left > 0 ? undefined : stopReplies(id),
+            ]).then(() => undefined);
           }
           return stopped;
         },
@@ -878,6 +1062,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       closing = true;
       closed = true;
       clearInterval(trimTimer);
+      clearInterval(replyTimer); // the reply streams expire on their own
       for (const c of consumers) {
         c.stopped = c.consumer
           .stop()

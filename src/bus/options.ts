@@ -58,7 +58,10 @@ export const DEFAULT_BUS_OPTIONS = {
   sharedStreamMaxLen: 100_000,
   /** How often a bus trims the shared streams. @default 5_000 */
   sharedStreamTrimMs: 5_000,
-  /** Per-agent token bucket: messages per second. @default 20_000 */
+  /**
+   * Per-agent token bucket, one per agent for every process on the bus (in Redis): messages per
+   * second. Processes sharing a prefix should agree on it; each take applies the taker's. @default 20_000
+   */
   ratePerSecond: 20_000,
   /** Per-agent token bucket: burst size. @default 20_000 */
   rateBurst: 20_000,

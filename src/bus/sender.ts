@@ -1,6 +1,7 @@
 import { randomFillSync, type KeyObject } from 'node:crypto';
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, sealAesGcmInto, signEd25519 } from '../crypto/index.js';
 import { audit, type BusContext } from './context.js';
+import type { DeadLetterReason } from './dead-letter-reason.js';
 import type { EnvelopeHeader } from './envelope.js';
 import { encodeFrameHeaderFrom, frameSignedBytes, FRAME_ID_BYTES } from './frame.js';
 import { Pruner } from './prune.js';
@@ -11,6 +12,8 @@ export interface Outgoing {
   readonly header: EnvelopeHeader;
   readonly payload: Buffer;
   resolve(entryId: string): void;
+  /** Settles the send as dead-lettered (the letter is written). */
+  dropped(reason: DeadLetterReason, detail: string): void;
   reject(error: unknown): void;
 }
 
@@ -20,6 +23,11 @@ export interface Lane {
   readonly from: string;
   /** Keystore owner of the key the frame body is encrypted with. */
   readonly keyOwner: string;
+  /**
+   * Written only if the stream exists (XADD NOMKSTREAM): a process's reply stream, which is gone
+   * once that process is (see `onMissing`).
+   */
+  readonly mustExist: boolean;
   items: Outgoing[];
   bytes: number;
   /** Frames written but not yet acknowledged by Redis. */
@@ -79,9 +87,16 @@ export class FrameWriter {
   private last: Lane | undefined;
   private readonly pruner: Pruner;
 
+  /**
+   * @param onMissing settles the messages of a frame that was not written because its lane's stream
+   *   must exist and does not.
+   */
   constructor(
     private readonly ctx: BusContext,
     audited: boolean,
+    private readonly onMissing: (lane: Lane, items: Outgoing[]) => void = (_, items) => {
+      for (const o of items) o.reject(new Error(`stream does not exist`));
+    },
   ) {
     this.audited = audited;
     this.pruner = new Pruner(ctx.now);
@@ -96,7 +111,7 @@ export class FrameWriter {
    * The lane of (stream, from). `keyOwner` is the encryption key's owner; '' means the inbox key of
    * `recipient`. The last lane used is remembered: a run of sends to one stream finds it at once.
    */
-  lane(stream: string, from: string, recipient: string, keyOwner: string): Lane {
+  lane(stream: string, from: string, recipient: string, keyOwner: string, mustExist = false): Lane {
     const last = this.last;
     if (last !== undefined && last.stream === stream && last.from === from) return last;
     const key = `${stream}\0${from}`;
@@ -107,6 +122,7 @@ export class FrameWriter {
         stream,
         from,
         keyOwner: keyOwner === '' ? agentKeyOwner(recipient) : keyOwner,
+        mustExist,
         items: [],
         bytes: 0,
         inFlight: 0,
@@ -206,8 +222,13 @@ export class FrameWriter {
   private async issue(lane: Lane, items: Outgoing[], keys: FrameKeys | undefined): Promise<void> {
     let entryId: string;
     try {
-      const pending = this.ctx.redis.sendCommand(this.frameCommand(lane, items, keys));
-      entryId = String(await pending);
+      const pending = this.ctx.redis.sendCommand<string | null>(this.frameCommand(lane, items, keys));
+      const reply = await pending;
+      if (reply === null || reply === undefined) {
+        this.onMissing(lane, items);
+        return;
+      }
+      entryId = reply;
     } catch (error) {
       for (const o of items) o.reject(error);
       return;
@@ -256,7 +277,9 @@ export class FrameWriter {
       h = encodeFrameHeaderFrom({ fid, from: lane.from, kid: null, ekid: null, nonce: null }, headers);
       c = plain;
     }
-    const args: (string | Buffer)[] = ['XADD', lane.stream, '*'];
+    const args: (string | Buffer)[] = lane.mustExist
+      ? ['XADD', lane.stream, 'NOMKSTREAM', '*']
+      : ['XADD', lane.stream, '*'];
     // `f` (security on): the frame id in plain hex, for the replay check pipelined behind a read (the
     // receiver uses its answer only when `f` equals the signed frame id in `h`; seen-pending.lua.ts)
     if (keys) args.push('f', fid.toString('hex'));

@@ -158,5 +158,24 @@ for (const security of ['signed-encrypted', 'off'] as const) {
       const len = await env.redis.xLen(`${env.prefix}:inbox:rl`);
       assert.equal(len, 2);
     });
+
+    test('the rate limit holds across processes: two buses share one bucket per agent', async () => {
+      const options = { security, ratePerSecond: 0.01, rateBurst: 3 };
+      const [a, b] = [await env.bus({ options }), await env.bus({ options })];
+      await a.register('rl2');
+      const results = await Promise.allSettled(
+        [a, b, a, b, a, b].map((bus, i) => bus.send({ from: 'spam2', to: 'rl2', payload: `${i}` })),
+      );
+      const sent = results.filter((r) => r.status === 'fulfilled').length;
+      assert.equal(sent, 3, 'the burst of 3 once, across both buses (each would allow 3 on its own)');
+      for (const r of results)
+        if (r.status === 'rejected') assert.ok(r.reason instanceof BusRateLimitError, String(r.reason));
+      const got = collector();
+      await a.consume('rl2', got.handler);
+      assert.equal((await got.waitFor(3)).length, 3);
+      await sleep(200);
+      assert.equal(got.messages.length, 3, 'nothing else arrives');
+      assert.ok((await env.redis.pTTL(`${env.prefix}:rate:spam2`)) > 0, 'the shared bucket expires');
+    });
   });
 }

@@ -172,14 +172,23 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
 
     // another agent answers with the right correlation id
     await bus.reply(asked, { from: 'c', payload: 'from c' });
-    // the agent asked answers, but to another agent
-    await bus.reply({ ...asked, from: 'd' }, { from: 'slow', payload: 'to d' });
-    // neither is taken by the request: each is handed to its recipient's handler
+    // the agent asked answers, but to another agent: 'd' asked nothing on this bus, so it has no
+    // stream for replies from it, and the reply is dead-lettered
+    const toD1 = await bus.reply({ ...asked, from: 'd' }, { from: 'slow', payload: 'to d' });
+    assert.equal(toD1.status === 'dead_lettered' && toD1.reason, 'unknown_recipient');
+    // neither is taken by the request; the one that reached 'a' is handed to its handler
     const [fromC] = await toA.waitFor(1);
     assert.deepEqual([fromC?.kind, fromC?.from, fromC?.to], ['reply', 'c', 'a']);
+    assert.equal(await within(req, 100), 'pending');
+    // once 'd' has asked something on this bus, a stray reply to it reaches its handler
+    const dAsks = bus.request({ from: 'd', to: 'slow', payload: 'x', timeoutMs: 10_000 });
+    await sleep(50);
+    await bus.reply({ ...asked, from: 'd' }, { from: 'slow', payload: 'to d' });
     const [toDMsg] = await toD.waitFor(1);
     assert.deepEqual([toDMsg?.kind, toDMsg?.from, toDMsg?.to], ['reply', 'slow', 'd']);
-    assert.equal(await within(req, 100), 'pending');
+    const dAsked = requests[requests.length - 1] as BusMessage;
+    await bus.reply(dAsked, { from: 'slow', payload: 'for d' });
+    assert.equal((await dAsks).payload.toString(), 'for d');
 
     await bus.reply(asked, { from: 'slow', payload: 'price is 42' });
     const answer = await req;
@@ -237,6 +246,65 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
     assert.deepEqual(
       delivered.map((e) => (e.kind === 'message.delivered' ? [e.messageKind, e.from, e.to] : [])),
       [['reply', 'srv', 'cli']],
+    );
+  });
+
+  test('replies come back to the process that asked when two processes consume the requester’s inbox', async () => {
+    const server = await env.bus();
+    await server.consume('srv', async (m) => {
+      if (m.kind === 'request') await server.reply(m, { from: 'srv', payload: `re:${m.payload.toString()}` });
+    });
+    // two processes (two buses, two connections) both consume the inbox of 'cli' and both ask
+    const [p1, p2] = [await env.bus(), await env.bus()];
+    const strays = collector();
+    await p1.consume('cli', strays.handler);
+    await p2.consume('cli', strays.handler);
+    const asks: Promise<[string, string]>[] = [];
+    for (let i = 0; i < 20; i++)
+      for (const [n, p] of [
+        ['p1', p1],
+        ['p2', p2],
+      ] as const) {
+        const q = `${n}.${i}`;
+        asks.push(
+          p
+            .request({ from: 'cli', to: 'srv', payload: q, timeoutMs: 3000 })
+            .then((r) => [q, r.payload.toString()]),
+        );
+      }
+    const answers = await Promise.allSettled(asks);
+    const failed = answers.filter((a) => a.status === 'rejected');
+    assert.equal(failed.length, 0, `every request got its reply (${String(failed[0]?.reason)})`);
+    for (const a of answers) if (a.status === 'fulfilled') assert.equal(a.value[1], `re:${a.value[0]}`);
+    assert.equal(strays.messages.length, 0, 'no reply was handed to a handler instead');
+  });
+
+  test('a reply to a process that has closed is dead-lettered, and the reply stream is gone with it', async () => {
+    const server = await env.bus();
+    const asked: BusMessage[] = [];
+    await server.consume('srv', (m) => {
+      if (m.kind === 'request') asked.push(m);
+    });
+    const client = await env.bus();
+    await client.consume('cli', () => undefined);
+    const req = client.request({ from: 'cli', to: 'srv', payload: '?', timeoutMs: 10_000 });
+    const m = await first(asked);
+    const streams = await env.redis.keys(`${env.prefix}:inbox:cli:r:*`);
+    assert.equal(streams.length, 1, 'one reply stream: this bus’s, for cli');
+    const ttl = await env.redis.pTTL(streams[0] as string);
+    assert.ok(ttl > 0 && ttl <= 3_600_000, `it expires unless renewed (${ttl} ms)`);
+    await client.close();
+    await assert.rejects(req, BusUsageError);
+    assert.deepEqual(await env.redis.keys(`${env.prefix}:inbox:cli:r:*`), [], 'close() deleted it');
+    const sent = await server.reply(m, { from: 'srv', payload: 'too late' });
+    assert.equal(sent.status, 'dead_lettered');
+    assert.equal(sent.status === 'dead_lettered' && sent.reason, 'unknown_recipient');
+    const [dl] = (await server.deadLetters.list({ count: 10 })).filter((d) => d.messageId === sent.id);
+    assert.match(dl?.detail ?? '', /no process waits for replies/);
+    assert.deepEqual(
+      await env.redis.keys(`${env.prefix}:inbox:cli:r:*`),
+      [],
+      'the reply did not create it again',
     );
   });
 });

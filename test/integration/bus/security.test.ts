@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { DeadLetterReason } from '../../../src/bus/index.js';
+import { BusTimeoutError, type DeadLetterReason } from '../../../src/bus/index.js';
 import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
 
 describe('envelope security: every bad message is rejected, dead-lettered with its reason, never delivered', () => {
@@ -84,6 +85,54 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
       ['good'],
       'only the genuine message was delivered, once',
     );
+  });
+
+  test('a reply that belongs on a bus’s reply stream is refused in the inbox, and on any other bus’s stream', async () => {
+    const bus = await env.bus();
+    const got = collector();
+    await bus.register('srv2');
+    await bus.consume('cli2', got.handler);
+    const ks = env.keystore;
+    const corr = (tag: string): string => `${randomUUID()}~${tag}`;
+    // genuine replies, signed by their sender, copied where they do not belong: an inbox (a reply
+    // whose request named a bus) and this bus's reply stream (a reply naming another bus)
+    const tagged = await craftFrame(ks, {
+      from: 'srv2',
+      to: 'cli2',
+      header: { kind: 'reply', corr: corr('0123456789abcdef') },
+    });
+    const untagged = await craftFrame(ks, {
+      from: 'srv2',
+      to: 'cli2',
+      payload: Buffer.from('plain reply'),
+      header: { kind: 'reply', corr: randomUUID() },
+    });
+    await env.inject('cli2', tagged);
+    await env.inject('cli2', untagged);
+    await expectDead(tagged.id, 'wrong_recipient', bus, false);
+    const [plain] = await got.waitFor(1);
+    assert.equal(
+      plain?.payload.toString(),
+      'plain reply',
+      'a reply naming no bus is still taken from the inbox',
+    );
+
+    const asking = bus.request({ from: 'cli2', to: 'srv2', payload: '?', timeoutMs: 1_500 });
+    let stream: string | undefined;
+    while (stream === undefined) {
+      [stream] = await env.redis.keys(`${env.prefix}:inbox:cli2:r:*`);
+      await sleep(10);
+    }
+    const other = await craftFrame(ks, {
+      from: 'srv2',
+      to: 'cli2',
+      header: { kind: 'reply', corr: corr('fedcba9876543210') },
+    });
+    const { h, s: sig, c, t } = other;
+    await env.redis.sendCommand(['XADD', stream, '*', 'h', h, 's', sig, 'c', c, 't', t]);
+    await expectDead(other.id, 'wrong_recipient', bus, false);
+    await assert.rejects(asking, BusTimeoutError);
+    assert.equal(got.messages.length, 1, 'neither copy was delivered');
   });
 
   test('one frame of several messages: per-message checks reject only their message; a tampered byte rejects the frame', async () => {

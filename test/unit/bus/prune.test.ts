@@ -3,7 +3,6 @@ import { describe, test } from 'node:test';
 import type { BusContext } from '../../../src/bus/context.js';
 import { compileBusOptions } from '../../../src/bus/options.js';
 import { Pruner, PRUNE_ABOVE, PRUNE_EVERY_MS } from '../../../src/bus/prune.js';
-import { TokenBuckets } from '../../../src/bus/rate-limiter.js';
 import { FrameWriter } from '../../../src/bus/sender.js';
 
 describe('per-agent maps are pruned without changing an answer', () => {
@@ -34,19 +33,6 @@ describe('per-agent maps are pruned without changing an answer', () => {
       p.sweep(m, () => true),
       7,
     );
-  });
-
-  test('token buckets: a bucket that has refilled is dropped; one still short is kept and still limits', () => {
-    let t = 0;
-    const b = new TokenBuckets(1, 1, () => t);
-    // the pass at the 1,025th agent finds every bucket empty (all just used): none is dropped
-    for (let i = 0; i <= PRUNE_ABOVE; i++) assert.equal(b.take(`agent-${i}`), 0);
-    assert.equal(b.size, PRUNE_ABOVE + 1);
-    assert.ok(b.take('agent-7') > 0, 'a kept bucket still limits');
-    t = PRUNE_EVERY_MS; // every bucket has refilled (1 token per second, burst 1)
-    assert.equal(b.take('busy'), 0);
-    assert.equal(b.size, 1, 'the refilled buckets were dropped');
-    assert.ok(b.take('busy') > 0, 'the bucket in use still limits');
   });
 
   test('frame writer: idle lanes are dropped once there are many; a lane in use is kept', () => {
