@@ -24,6 +24,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { RATE_TAKE_LUA } from './rate-take.lua.js';
 import { correlationId, newReplyTag, replyTagOf } from './replies.js';
 import { runScript } from './scripts.js';
+import { SignatureMemo } from './signature-memo.js';
 import { FrameWriter, type Outgoing } from './sender.js';
 import { agentKeyOwner, BROADCAST_KEY_OWNER, streamKeys, TOPICS_KEY_OWNER } from './stream-keys.js';
 import { TRIM_SHARED_LUA } from './trim-shared.lua.js';
@@ -299,6 +300,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     logger,
     deadLetters: new DeadLetters(redis, keys, options, input.now ?? Date.now),
     now: input.now ?? Date.now,
+    signatures: new SignatureMemo(),
   };
   const audited = ctx.audit !== noopAuditSink;
   const writer = new FrameWriter(ctx, audited, (lane, items) => {
@@ -544,21 +546,33 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     corr: string | null,
   ): Promise<SendResult> {
     if (closed) return Promise.reject(new BusUsageError(CLOSED_MESSAGE));
-    const taken = limiter.take(from);
-    if (taken === 0) return admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
-    // no token at hand: the shared bucket is asked; close() waits for the answer like for a check
-    const step = taken.then((wait) => {
-      if (wait > 0) throw new BusRateLimitError(from, wait);
-      if (closed) throw new BusUsageError(CLOSED_MESSAGE);
-      return admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
+    if (limiter.tryTake(from)) return admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
+    // no token at hand: the shared bucket is asked. The send is admitted (its message queued in its
+    // lane) as soon as the answer comes, before any later send of the agent; close() and flush() wait
+    // for it like for a check.
+    let done!: () => void;
+    const waiting = new Promise<void>((r) => (done = r));
+    checking.add(waiting);
+    void waiting.then(() => checking.delete(waiting));
+    return new Promise<SendResult>((resolve, reject) => {
+      limiter.wait(from, {
+        resolve(wait) {
+          if (wait > 0) reject(new BusRateLimitError(from, wait));
+          else if (closed) reject(new BusUsageError(CLOSED_MESSAGE));
+          else
+            try {
+              resolve(admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr));
+            } catch (error) {
+              reject(asError(error));
+            }
+          done();
+        },
+        reject(error) {
+          reject(error);
+          done();
+        },
+      });
     });
-    const settled = taken.then(
-      () => undefined,
-      () => undefined,
-    );
-    checking.add(settled);
-    void settled.then(() => checking.delete(settled));
-    return step;
   }
 
   /** A send that has its token: size, policy and recipient checks, then its lane. */
@@ -646,6 +660,11 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     });
   }
 
+  /** Waits until no send is being checked, including checks that began while it waited. */
+  async function settleChecks(): Promise<void> {
+    while (checking.size > 0) await Promise.allSettled([...checking]);
+  }
+
   let closeDone: Promise<void> | undefined;
   /**
    * close(), in the order that lets work in flight finish: the consumers stop (their handlers
@@ -657,7 +676,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     closing = true;
     while (consumers.size > 0) await Promise.all([...consumers].map((c) => stopConsumer(c)));
     await Promise.all([...replyConsumers.keys()].map((agent) => stopReplies(agent)));
-    await Promise.allSettled([...checking]);
+    await settleChecks();
     await writer.drain();
     closed = true;
     clearInterval(trimTimer);
@@ -665,7 +684,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     await trimming;
     // sends that started while the writer drained: their checks end (refused if not yet queued)
     // and what they queued is written
-    await Promise.allSettled([...checking]);
+    await settleChecks();
     await writer.drain();
     rejectWaiters();
     await main.close();
@@ -708,6 +727,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     const key = keys.replies(agent, replyTag);
     const state: ReplyConsumer = { key, ready: Promise.resolve() };
     state.ready = (async () => {
+      await stoppingReplies.get(agent); // the same key: its deletion must come first
       await createGroup(key, 'inbox', '0');
       await redis.sendCommand(['PEXPIRE', key, String(REPLY_STREAM_TTL_MS)]);
       const entry = await startConsumer({
@@ -744,14 +764,29 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     return state.ready;
   }
 
-  /** Stops `agent`'s reply consumer on this bus and deletes its stream. */
+  /** Reply consumers being stopped (a new one for the agent starts once its stream is deleted). */
+  const stoppingReplies = new Map<string, Promise<void>>();
+
+  /** Stops `agent`'s reply consumer on this bus and deletes its stream (left to expire if that fails). */
   async function stopReplies(agent: string): Promise<void> {
     const state = replyConsumers.get(agent);
     if (state === undefined) return;
     replyConsumers.delete(agent);
-    await state.ready.catch(() => undefined);
-    if (state.entry) await stopConsumer(state.entry);
-    await redis.sendCommand(['DEL', state.key]);
+    const stop = (async () => {
+      await state.ready.catch(() => undefined);
+      if (state.entry) await stopConsumer(state.entry);
+      try {
+        await redis.sendCommand(['DEL', state.key]);
+      } catch (error) {
+        logger.warn({ err: error, key: state.key }, 'bus reply stream not deleted; it expires on its own');
+      }
+    })();
+    stoppingReplies.set(agent, stop);
+    try {
+      await stop;
+    } finally {
+      if (stoppingReplies.get(agent) === stop) stoppingReplies.delete(agent);
+    }
   }
 
   const replyTimer = setInterval(() => {
@@ -875,10 +910,6 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       }
       const { from, to } = i;
       const timeoutMs = i.timeoutMs ?? 10_000;
-      const replies = replyConsumers.get(from);
-      if (replies?.entry === undefined)
-        // the first request of `from` on this bus starts its reply consumer; the request waits for it
-        return (replies?.ready ?? startReplies(from)).then(() => bus.request(raw));
       const corr = correlationId(replyTag);
       // One promise, settled once by whichever comes first: the reply, the timeout (which bounds the
       // send too), a failed or dead-lettered send, or close(). Each path removes the waiter and its
@@ -903,29 +934,47 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         };
         // registered before the send: the reply can arrive before the send's own answer
         pending.set(corr, waiter);
-        let sent: Promise<SendResult>;
-        try {
-          sent = submit(
-            'request',
-            from,
-            to,
-            inboxOf(to),
-            '',
-            i.payload,
-            i.delivery ?? 'at-least-once',
-            i.ttlMs ?? timeoutMs,
-            corr,
+        const send = (): void => {
+          if (pending.get(corr) !== waiter) return; // settled while the reply stream started
+          if (replyConsumers.get(from)?.entry === undefined) {
+            waiter.reject(
+              new BusUsageError(
+                `'${from}' stopped consuming its inbox on this bus before request ${corr} was sent`,
+              ),
+            );
+            return;
+          }
+          let sent: Promise<SendResult>;
+          try {
+            sent = submit(
+              'request',
+              from,
+              to,
+              inboxOf(to),
+              '',
+              i.payload,
+              i.delivery ?? 'at-least-once',
+              i.ttlMs ?? timeoutMs,
+              corr,
+            );
+          } catch (error) {
+            sent = Promise.reject(asError(error));
+          }
+          sent.then(
+            (result) => {
+              if (result.status === 'dead_lettered')
+                waiter.reject(new BusRejectedError(result.id, result.reason, result.detail));
+            },
+            (error: unknown) => waiter.reject(asError(error)),
           );
-        } catch (error) {
-          sent = Promise.reject(asError(error));
-        }
-        sent.then(
-          (result) => {
-            if (result.status === 'dead_lettered')
-              waiter.reject(new BusRejectedError(result.id, result.reason, result.detail));
-          },
-          (error: unknown) => waiter.reject(asError(error)),
-        );
+        };
+        // the first request of `from` on this bus starts its reply stream; the timeout already runs
+        const replies = replyConsumers.get(from);
+        if (replies?.entry !== undefined) send();
+        else
+          (replies?.ready ?? startReplies(from)).then(send, (error: unknown) =>
+            waiter.reject(asError(error)),
+          );
       });
     },
     reply(to, raw) {
@@ -999,6 +1048,14 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
             } else {
               consuming.delete(id);
               inboxHandlers.delete(id);
+              // its replies can no longer arrive here
+              for (const [corr, w] of pending)
+                if (w.from === id)
+                  w.reject(
+                    new BusUsageError(
+                      `'${id}' stopped consuming its inbox on this bus while request ${corr} to '${w.to}' waited for its reply`,
+                    ),
+                  );
             }
             stopped = Promise.all([
               stopConsumer(inbox),
@@ -1051,7 +1108,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       return (await redis.sendCommand<number>(['XGROUP', 'DESTROY', keys.topics, group])) === 1;
     },
     async flush() {
-      await Promise.allSettled([...checking]);
+      await settleChecks();
       await writer.drain();
     },
     close() {

@@ -770,9 +770,13 @@ export class StreamConsumer {
         'unknown_key',
         `signing key '${header.kid}' of '${header.from}' is unknown or retired`,
       );
-    if (!verifyEd25519(key, frameSignedBytes(f.h, f.c, f.t), f.s))
-      this.rejectAll(f, 'bad_signature', `frame signature does not verify under '${header.kid}'`);
-    else f.verified = true;
+    const signed = frameSignedBytes(f.h, f.c, f.t);
+    const { signatures } = this.ctx;
+    if (signatures.vouches(f.s, signed)) f.verified = true;
+    else if (verifyEd25519(key, signed, f.s)) {
+      signatures.remember(f.s, signed);
+      f.verified = true;
+    } else this.rejectAll(f, 'bad_signature', `frame signature does not verify under '${header.kid}'`);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Logger } from '../util/logger.js';
 import type { DeadLetters } from './dead-letters.js';
 import type { BusAuditSink, PreSendPolicy } from './hooks.js';
 import type { BusOptions } from './options.js';
+import type { SignatureMemo } from './signature-memo.js';
 import type { StreamKeys } from './stream-keys.js';
 
 /** What the sender and the consumers share inside one bus. */
@@ -17,6 +18,8 @@ export interface BusContext {
   readonly logger: Logger;
   readonly deadLetters: DeadLetters;
   readonly now: () => number;
+  /** Frame signatures this bus made or verified lately (signature-memo.ts). */
+  readonly signatures: SignatureMemo;
 }
 
 /** Records an audit event without letting a failing sink break delivery (the failure is logged). */

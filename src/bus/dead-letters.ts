@@ -7,7 +7,7 @@ import { BusUsageError } from './errors.js';
 import type { EnvelopeHeader } from './envelope.js';
 import { readFrameHeader } from './frame.js';
 import { DEFAULT_BUS_OPTIONS, seenTtlMs, type BusOptions } from './options.js';
-import type { StreamKeys } from './stream-keys.js';
+import { isReplyStream, type StreamKeys } from './stream-keys.js';
 
 /** One entry of the dead-letter stream, as listed by `ars dlq ls`. */
 /** A dead letter as listed: what was recorded, plus its entry id, time and whether it can be replayed. */
@@ -182,11 +182,22 @@ export class DeadLetters {
         this.redis,
         DLQ_REPLAY_LUA,
         [this.keys.dlq, found.stream, seen, found.frame],
-        [entryId, String(found.index), found.group, String(seenTtlMs(this.window))],
+        [
+          entryId,
+          String(found.index),
+          found.group,
+          String(seenTtlMs(this.window)),
+          isReplyStream(found.stream) ? '1' : '0',
+        ],
       );
       return String(id);
     } catch (error) {
-      if (String((error as Error)?.message).includes('NOENVELOPE')) throw gone();
+      const message = String((error as Error)?.message);
+      if (message.includes('NOENVELOPE')) throw gone();
+      if (message.includes('NOSTREAM'))
+        throw new BusUsageError(
+          `dead letter '${entryId}' is a reply to a bus that has closed (${found.stream} is gone): nobody would read it; the requester must ask again`,
+        );
       throw error;
     }
   }

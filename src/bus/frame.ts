@@ -221,6 +221,9 @@ const SIGNED = ((): { template: Buffer; h: number; c: number } => {
   return { template, h, c };
 })();
 
+/** The length of {@link frameSignedBytes}'s output. */
+export const FRAME_SIGNED_BYTES = SIGNED.template.length;
+
 /** A frame as stored in a stream entry. */
 export interface WireFrame {
   readonly h: Buffer;

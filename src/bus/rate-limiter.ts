@@ -17,7 +17,7 @@ export type TakeShared = (agentId: string, want: number, give: number) => Promis
 /** Tokens a process holds are spent within this long of their take, or given back. */
 export const HOLD_MS = 1_000;
 
-interface Waiter {
+export interface Waiter {
   resolve(waitMs: number): void;
   reject(error: Error): void;
 }
@@ -64,11 +64,10 @@ export class RateLimiter {
   }
 
   /**
-   * Takes one token for a send by `agentId`: 0 when one was at hand; else a promise of 0 (taken) or
-   * of the ms until the shared bucket holds a token again (the send is refused). It rejects only if
-   * Redis could not be asked.
+   * Takes one token for a send by `agentId` if one is at hand and no earlier send of the agent waits
+   * for one; false otherwise (then {@link wait}).
    */
-  take(agentId: string): 0 | Promise<number> {
+  tryTake(agentId: string): boolean {
     let h = this.held.get(agentId);
     if (!h) {
       this.pruner.sweep(
@@ -78,21 +77,43 @@ export class RateLimiter {
       h = { tokens: 0, until: 0, queue: [], fetching: false };
       this.held.set(agentId, h);
     }
-    if (h.queue.length === 0 && h.tokens >= 1 && this.now() < h.until) {
-      h.tokens -= 1;
-      if (this.chunk > 1 && !h.fetching && h.tokens < this.chunk / 2) this.fetch(agentId, h);
-      return 0;
+    if (h.queue.length > 0 || h.tokens < 1 || this.now() >= h.until) return false;
+    h.tokens -= 1;
+    if (this.chunk > 1 && !h.fetching && h.tokens < this.chunk / 2) this.fetch(agentId, h);
+    return true;
+  }
+
+  /**
+   * Queues a send that found no token (after {@link tryTake}) behind the earlier waiting sends of its
+   * agent. `waiter.resolve` is called with 0 when its token is taken, or with the ms until the shared
+   * bucket holds a token again (the send is refused); `waiter.reject` if Redis could not be asked.
+   * Waiters are called in queue order, synchronously from one answer, so that what each does with its
+   * token (queue its message) happens before any later send can take one.
+   */
+  wait(agentId: string, waiter: Waiter): void {
+    let h = this.held.get(agentId);
+    if (!h) {
+      h = { tokens: 0, until: 0, queue: [], fetching: false };
+      this.held.set(agentId, h);
     }
+    h.queue.push(waiter);
+    if (h.fetching) return;
+    h.fetching = true; // the sends of this turn join the queue, and one take serves them all
     const held = h;
-    return new Promise<number>((resolve, reject) => {
-      held.queue.push({ resolve, reject });
-      if (held.fetching) return;
-      held.fetching = true; // the sends of this turn join the queue, and one take serves them all
-      queueMicrotask(() => this.fetch(agentId, held));
-    });
+    queueMicrotask(() => this.fetch(agentId, held));
+  }
+
+  /** {@link tryTake}, else {@link wait}, as a promise (0: taken; else the ms until a token). */
+  take(agentId: string): 0 | Promise<number> {
+    if (this.tryTake(agentId)) return 0;
+    return new Promise<number>((resolve, reject) => this.wait(agentId, { resolve, reject }));
   }
 
   private fetch(agentId: string, h: Held): void {
+    if (h.queue.length === 0 && h.tokens >= this.chunk / 2 && this.now() < h.until) {
+      h.fetching = false; // the waiters that asked were served meanwhile
+      return;
+    }
     h.fetching = true;
     let give = 0;
     if (this.now() >= h.until) {
@@ -109,7 +130,7 @@ export class RateLimiter {
         }
         while (h.queue.length > 0 && h.tokens >= 1) {
           h.tokens -= 1;
-          h.queue.shift()?.resolve(0);
+          (h.queue.shift() as Waiter).resolve(0);
         }
         if (h.queue.length === 0) return;
         if (granted >= want) {

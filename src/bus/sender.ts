@@ -272,7 +272,9 @@ export class FrameWriter {
       c = Buffer.allocUnsafe(plain.length);
       t = Buffer.allocUnsafe(AEAD_TAG_BYTES);
       sealAesGcmInto(keys.key, nonce, h, plain, c, t);
-      s = signEd25519(keys.signingKey, frameSignedBytes(h, c, t));
+      const signed = frameSignedBytes(h, c, t);
+      s = signEd25519(keys.signingKey, signed);
+      this.ctx.signatures.remember(s, signed);
     } else {
       h = encodeFrameHeaderFrom({ fid, from: lane.from, kid: null, ekid: null, nonce: null }, headers);
       c = plain;

@@ -31,6 +31,9 @@ export function streamKeys(prefix: string): StreamKeys {
   };
 }
 
+/** True for a bus's reply stream (`StreamKeys.replies`), which only that bus reads. */
+export const isReplyStream = (stream: string): boolean => /:inbox:[^:]+:r:[0-9a-f]{16}$/.test(stream);
+
 /** Keystore owner of an agent's keys, and of the shared topic/broadcast encryption key. */
 export const agentKeyOwner = (agentId: string): string => `agent:${agentId}`;
 export const TOPICS_KEY_OWNER = 'bus:topics';

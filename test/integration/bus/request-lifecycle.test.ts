@@ -307,4 +307,90 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
       'the reply did not create it again',
     );
   });
+
+  test('a send waiting for its agent’s first rate token is written by close() and waited for by flush()', async () => {
+    const other = await env.bus();
+    await other.register('rcpt'); // registered elsewhere: this bus's first send also asks the registry
+    for (const end of ['flush', 'close'] as const) {
+      const bus = await env.bus();
+      const sent = bus.send({ from: `fresh-${end}`, to: 'rcpt', payload: end });
+      if (end === 'flush') await bus.flush();
+      else await bus.close();
+      assert.equal((await sent).status, 'queued', `${end}: the send was written, not refused`);
+      if (end === 'flush') await bus.close();
+    }
+    assert.equal(await env.redis.xLen(`${env.prefix}:inbox:rcpt`), 2);
+  });
+
+  test('an agent that stops consuming and starts again keeps a working reply stream', async () => {
+    const server = await env.bus();
+    let slowFirst = true;
+    await server.consume('srv', async (m) => {
+      if (m.kind !== 'request') return;
+      if (slowFirst) {
+        slowFirst = false;
+        await sleep(400); // answered after the request timed out: a late reply
+      }
+      await server.reply(m, { from: 'srv', payload: `re:${m.payload.toString()}` });
+    });
+    const client = await env.bus();
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const sub = await client.consume('a', async (m) => {
+      if (m.kind === 'reply') await gate; // the late reply holds the old consumer's stop
+    });
+    await assert.rejects(
+      client.request({ from: 'a', to: 'srv', payload: '1', timeoutMs: 200 }),
+      BusTimeoutError,
+    );
+    await sleep(400); // the late reply is being handled
+    const closing = sub.close();
+    await client.consume('a', () => undefined);
+    const second = client.request({ from: 'a', to: 'srv', payload: '2', timeoutMs: 5000 });
+    setTimeout(open, 200);
+    assert.equal((await second).payload.toString(), 're:2');
+    await closing;
+    const third = await client.request({ from: 'a', to: 'srv', payload: '3', timeoutMs: 3000 });
+    assert.equal(third.payload.toString(), 're:3', 'the old stop did not delete the new stream');
+    const [stream] = await env.redis.keys(`${env.prefix}:inbox:a:r:*`);
+    assert.ok((await env.redis.pTTL(stream as string)) > 0, 'and it still expires');
+  });
+
+  test('a waiting request is rejected at once when its agent stops consuming', async () => {
+    const bus = await env.bus();
+    await bus.consume('srv', () => undefined); // never answers
+    const sub = await bus.consume('a', () => undefined);
+    const req = bus
+      .request({ from: 'a', to: 'srv', payload: '?', timeoutMs: 10_000 })
+      .catch((error: unknown) => error);
+    await sleep(100);
+    await sub.close();
+    assert.match(String(await within(req, 500)), /'a' stopped consuming its inbox on this bus/);
+  });
+
+  test('a reply’s dead letter is not replayed to a bus that has closed, and its stream is not made again', async () => {
+    const server = await env.bus();
+    await server.consume('srv', async (m) => {
+      if (m.kind !== 'request') return;
+      await sleep(300);
+      await server.reply(m, { from: 'srv', payload: 'late' });
+    });
+    const client = await env.bus({ options: { maxAttempts: 1 } });
+    await client.consume('a', (m) => {
+      if (m.kind === 'reply') throw new Error('late replies are not wanted');
+    });
+    await assert.rejects(
+      client.request({ from: 'a', to: 'srv', payload: '?', timeoutMs: 100 }),
+      BusTimeoutError,
+    );
+    let letter: { entryId: string } | undefined;
+    for (let i = 0; i < 100 && !letter; i++) {
+      letter = (await client.deadLetters.list({ count: 10 })).find((d) => d.reason === 'too_many_attempts');
+      if (!letter) await sleep(50);
+    }
+    assert.ok(letter, 'the late reply was dead-lettered by the failing handler');
+    await client.close();
+    await assert.rejects(server.deadLetters.replay(letter.entryId), /a reply to a bus that has closed/);
+    assert.deepEqual(await env.redis.keys(`${env.prefix}:inbox:a:r:*`), []);
+  });
 });

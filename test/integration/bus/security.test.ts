@@ -135,6 +135,30 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
     assert.equal(got.messages.length, 1, 'neither copy was delivered');
   });
 
+  test('a frame this bus signed itself and that was altered in Redis is still rejected (the signature memo)', async () => {
+    const bus = await env.bus();
+    await bus.register('bob3');
+    const sent = await bus.send({ from: 'alice3', to: 'bob3', payload: 'original' });
+    const inbox = `${env.prefix}:inbox:bob3`;
+    const entries = await env.redis.sendCommand<[string, Buffer[]][]>(['XRANGE', inbox, '-', '+'], {
+      typeMapping: { 36: Buffer },
+    });
+    const [entryId, fields] = entries[0] as [Buffer | string, Buffer[]];
+    await env.redis.sendCommand(['XDEL', inbox, entryId.toString()]);
+    const copy: (string | Buffer)[] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = (fields[i] as Buffer).toString();
+      const value = Buffer.from(fields[i + 1] as Buffer);
+      if (name === 'c') value[0] = (value[0] as number) ^ 1; // one ciphertext bit
+      copy.push(name, value);
+    }
+    await env.redis.sendCommand(['XADD', inbox, '*', ...copy]);
+    const got = collector();
+    await bus.consume('bob3', got.handler);
+    await expectDead(sent.id, 'bad_signature', bus, true);
+    assert.equal(got.messages.length, 0);
+  });
+
   test('one frame of several messages: per-message checks reject only their message; a tampered byte rejects the frame', async () => {
     const bus = await env.bus();
     const got = collector();

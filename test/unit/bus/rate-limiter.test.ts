@@ -138,3 +138,25 @@ describe('rate limits shared by every process (RateLimiter over one bucket per a
     assert.ok((await l.take('busy')) > 0, 'the agent in use still limits');
   });
 });
+
+describe('RateLimiter waiters', () => {
+  test('are answered synchronously in queue order; a send made while they are answered queues behind them', async () => {
+    const shared = sharedBuckets(1000, 1000, () => 0);
+    const l = new RateLimiter(1000, 1000, shared.take, () => 0);
+    const order: string[] = [];
+    const fail = (e: Error): void => assert.fail(e);
+    l.wait('a', {
+      resolve: (w) => {
+        order.push(`A:${w}`);
+        // a reaction to A's token, before B has been answered: it must not overtake B
+        if (l.tryTake('a')) order.push('C:at once');
+        else l.wait('a', { resolve: (w2) => order.push(`C:${w2}`), reject: fail });
+      },
+      reject: fail,
+    });
+    l.wait('a', { resolve: (w) => order.push(`B:${w}`), reject: fail });
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(order, ['A:0', 'B:0', 'C:0']);
+    assert.equal(shared.calls.length, 1, 'one take served all three');
+  });
+});
