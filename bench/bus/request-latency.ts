@@ -14,7 +14,8 @@
  * signed bus series are measured over it too, in the same rounds.
  * The signed series is also measured with the server in a second process (bench/bus/receiver.ts as an
  * echo server, its own bus and keystore on the same Redis): client and server then run on separate
- * cores instead of taking turns on one thread.
+ * cores instead of taking turns on one thread, and each verifies the other's signatures (in one process
+ * the bus's signature memo skips both verifications: it signed those frames itself).
  * Run: npx tsx bench/bus/request-latency.ts
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 5), BENCH_REQUESTS (per round, default 1000),
  * BENCH_TRACE (requests to trace, default 3; 0 = no trace), BENCH_WARMUP (untimed requests per series
