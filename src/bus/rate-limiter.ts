@@ -14,8 +14,13 @@ export interface Grant {
  */
 export type TakeShared = (agentId: string, want: number, give: number) => Promise<Grant>;
 
-/** Tokens a process holds are spent within this long of their take, or given back. */
-export const HOLD_MS = 1_000;
+/**
+ * Tokens a process holds are spent within this long of their take, or given back with its next take
+ * (and an agent holding only such tokens can be pruned). Long, so that an agent sending now and then
+ * finds its tokens at hand instead of waiting for Redis; it does not loosen the limit, which already
+ * allows what a process holds (at most 1.5 chunks) on top of the burst.
+ */
+export const HOLD_MS = 60_000;
 
 export interface Waiter {
   resolve(waitMs: number): void;
