@@ -307,7 +307,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     // a reply stream that is gone: the process that asked has closed (or died and its stream expired)
     for (const o of items) {
       const { id, kind, to, corr } = o.header;
-      const detail = `no process waits for replies on ${lane.stream} any more (request ${String(corr)}): the bus that sent it has closed`;
+      const detail = `no process waits for replies on ${lane.stream} any more (request ${String(corr)}): the requester's bus has closed, or the agent stopped consuming there`;
       void recordDrop({
         reason: 'unknown_recipient',
         detail,
@@ -561,7 +561,12 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
           else if (closed) reject(new BusUsageError(CLOSED_MESSAGE));
           else
             try {
-              resolve(admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr));
+              // close() and flush() wait for this entry: it lasts until the admitted send is written
+              // (or dropped), so a check the send starts now is covered too
+              const sent = admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
+              resolve(sent);
+              void sent.then(done, done);
+              return;
             } catch (error) {
               reject(asError(error));
             }
@@ -660,11 +665,6 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     });
   }
 
-  /** Waits until no send is being checked, including checks that began while it waited. */
-  async function settleChecks(): Promise<void> {
-    while (checking.size > 0) await Promise.allSettled([...checking]);
-  }
-
   let closeDone: Promise<void> | undefined;
   /**
    * close(), in the order that lets work in flight finish: the consumers stop (their handlers
@@ -676,7 +676,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     closing = true;
     while (consumers.size > 0) await Promise.all([...consumers].map((c) => stopConsumer(c)));
     await Promise.all([...replyConsumers.keys()].map((agent) => stopReplies(agent)));
-    await settleChecks();
+    await Promise.allSettled([...checking]);
     await writer.drain();
     closed = true;
     clearInterval(trimTimer);
@@ -684,7 +684,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     await trimming;
     // sends that started while the writer drained: their checks end (refused if not yet queued)
     // and what they queued is written
-    await settleChecks();
+    await Promise.allSettled([...checking]);
     await writer.drain();
     rejectWaiters();
     await main.close();
@@ -1108,7 +1108,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       return (await redis.sendCommand<number>(['XGROUP', 'DESTROY', keys.topics, group])) === 1;
     },
     async flush() {
-      await settleChecks();
+      await Promise.allSettled([...checking]);
       await writer.drain();
     },
     close() {

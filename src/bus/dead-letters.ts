@@ -196,7 +196,7 @@ export class DeadLetters {
       if (message.includes('NOENVELOPE')) throw gone();
       if (message.includes('NOSTREAM'))
         throw new BusUsageError(
-          `dead letter '${entryId}' is a reply to a bus that has closed (${found.stream} is gone): nobody would read it; the requester must ask again`,
+          `dead letter '${entryId}' is a reply to a bus that has closed, or where its agent stopped consuming (${found.stream} is gone): nobody would read it; the requester must ask again`,
         );
       throw error;
     }

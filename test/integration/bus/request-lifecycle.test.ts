@@ -393,4 +393,21 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
     await assert.rejects(server.deadLetters.replay(letter.entryId), /a reply to a bus that has closed/);
     assert.deepEqual(await env.redis.keys(`${env.prefix}:inbox:a:r:*`), []);
   });
+
+  test('close() and flush() finish while sends keep arriving through a slow policy', async () => {
+    const bus = await env.bus({ policy: slowPolicy(20) });
+    await bus.register('busy');
+    const results: Promise<unknown>[] = [];
+    const timer = setInterval(() => {
+      results.push(bus.send({ from: 'ticker', to: 'busy', payload: 't' }).catch((e: unknown) => e));
+    }, 5);
+    try {
+      await sleep(50);
+      assert.equal(await within(bus.flush(), 1000), undefined, 'flush() finished');
+      assert.equal(await within(bus.close(), 1000), undefined, 'close() finished');
+    } finally {
+      clearInterval(timer);
+    }
+    await Promise.all(results);
+  });
 });
