@@ -1,6 +1,7 @@
 import {
   Client,
   Connection,
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -119,7 +120,7 @@ export class ArsClient {
 
   async status(agentId: string): Promise<AgentStatus> {
     try {
-      return await this.handle(agentId).query(statusQuery);
+      return await queryTwice(() => this.handle(agentId).query(statusQuery));
     } catch (error) {
       throw this.notFound(agentId, error);
     }
@@ -128,7 +129,8 @@ export class ArsClient {
   /** The record of an SDK agent instance hosted by the gateways (`<type>/<key>`). */
   async hostedStatus(agentId: string): Promise<HostedAgentStatus> {
     try {
-      return await this.temporal.workflow.getHandle(hostedAgentWorkflowId(agentId)).query(hostedStatusQuery);
+      const handle = this.temporal.workflow.getHandle(hostedAgentWorkflowId(agentId));
+      return await queryTwice(() => handle.query(hostedStatusQuery));
     } catch (error) {
       throw this.notFound(agentId, error);
     }
@@ -263,5 +265,20 @@ export class ArsClient {
 
   private notFound(agentId: string, error: unknown): unknown {
     return error instanceof WorkflowNotFoundError ? new AgentNotFoundError(agentId) : error;
+  }
+}
+
+/**
+ * Runs a workflow query, and once more if Temporal answers "Failed to query Workflow": a query that
+ * reaches the worker while the run it targets is being closed and evicted from the worker's cache is
+ * dropped with it (the worker logs "leftover buffered tasks when evicting run"), and the server answers
+ * that after its query timeout. Asked again, the worker replays the closed run and answers.
+ */
+export async function queryTwice<T>(query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (error) {
+    if (!(error instanceof ServiceError) || !error.message.includes('Failed to query Workflow')) throw error;
+    return query();
   }
 }
