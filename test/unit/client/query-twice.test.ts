@@ -6,10 +6,11 @@ import { queryTwice } from '../../../src/client/ars-client.js';
 describe('workflow queries dropped with an evicted run are asked again', () => {
   test('"Failed to query Workflow" once: the second answer is returned', async () => {
     let calls = 0;
-    const answer = await queryTwice(async () => {
-      if (++calls === 1) throw new ServiceError('Failed to query Workflow');
-      return 'status';
-    });
+    const answer = await queryTwice(() =>
+      ++calls === 1
+        ? Promise.reject(new ServiceError('Failed to query Workflow'))
+        : Promise.resolve('status'),
+    );
     assert.equal(answer, 'status');
     assert.equal(calls, 2);
   });
