@@ -530,7 +530,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   }
 
   /**
-   * The send path. Cheap checks run synchronously; when the policy answers synchronously and the
+   * The send path. A rate token first (`taken` once one was waited for; see afterToken). Cheap checks
+   * run synchronously; when the policy answers synchronously and the
    * recipient is in the registry cache, the message goes straight into its lane's batch without
    * an await. Otherwise the checks run asynchronously, queued per lane so order is kept.
    */
@@ -544,54 +545,13 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     delivery: DeliveryLevel,
     ttlMs: number | undefined,
     corr: string | null,
+    taken = false,
   ): Promise<SendResult> {
     if (closed) return Promise.reject(new BusUsageError(CLOSED_MESSAGE));
-    if (limiter.tryTake(from)) return admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
-    // no token at hand: the shared bucket is asked. The send is admitted (its message queued in its
-    // lane) as soon as the answer comes, before any later send of the agent; close() and flush() wait
-    // for it like for a check.
-    let done!: () => void;
-    const waiting = new Promise<void>((r) => (done = r));
-    checking.add(waiting);
-    void waiting.then(() => checking.delete(waiting));
-    return new Promise<SendResult>((resolve, reject) => {
-      limiter.wait(from, {
-        resolve(wait) {
-          if (wait > 0) reject(new BusRateLimitError(from, wait));
-          else if (closed) reject(new BusUsageError(CLOSED_MESSAGE));
-          else
-            try {
-              // close() and flush() wait for this entry: it lasts until the admitted send is written
-              // (or dropped), so a check the send starts now is covered too
-              const sent = admit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr);
-              resolve(sent);
-              void sent.then(done, done);
-              return;
-            } catch (error) {
-              reject(asError(error));
-            }
-          done();
-        },
-        reject(error) {
-          reject(error);
-          done();
-        },
-      });
-    });
-  }
-
-  /** A send that has its token: size, policy and recipient checks, then its lane. */
-  function admit(
-    kind: MessageKind,
-    from: string,
-    to: string,
-    stream: string,
-    keyOwner: string,
-    data: Payload,
-    delivery: DeliveryLevel,
-    ttlMs: number | undefined,
-    corr: string | null,
-  ): Promise<SendResult> {
+    if (!taken && !limiter.tryTake(from))
+      return afterToken(from, () =>
+        submit(kind, from, to, stream, keyOwner, data, delivery, ttlMs, corr, true),
+      );
     const id = randomUUID();
     const body =
       typeof data === 'string'
@@ -661,6 +621,41 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       void step.then(() => {
         checking.delete(step);
         if (lane.checks === step) lane.checks = undefined;
+      });
+    });
+  }
+
+  /**
+   * A send that found no rate token at hand: the shared bucket is asked, and `go` (the rest of the
+   * send) runs as soon as the answer grants one, before any later send of the agent can take a token.
+   * close() and flush() wait for it until it is written (or dropped), so a check it starts is covered.
+   */
+  function afterToken(from: string, go: () => Promise<SendResult>): Promise<SendResult> {
+    let done!: () => void;
+    const waiting = new Promise<void>((r) => (done = r));
+    checking.add(waiting);
+    void waiting.then(() => checking.delete(waiting));
+    return new Promise<SendResult>((resolve, reject) => {
+      limiter.wait(from, {
+        resolve(wait) {
+          if (wait > 0) {
+            reject(new BusRateLimitError(from, wait));
+            done();
+            return;
+          }
+          let sent: Promise<SendResult>;
+          try {
+            sent = go();
+          } catch (error) {
+            sent = Promise.reject(asError(error));
+          }
+          resolve(sent);
+          void sent.then(done, done);
+        },
+        reject(error) {
+          reject(error);
+          done();
+        },
       });
     });
   }

@@ -108,12 +108,6 @@ export class RateLimiter {
     queueMicrotask(() => this.fetch(agentId, held));
   }
 
-  /** {@link tryTake}, else {@link wait}, as a promise (0: taken; else the ms until a token). */
-  take(agentId: string): 0 | Promise<number> {
-    if (this.tryTake(agentId)) return 0;
-    return new Promise<number>((resolve, reject) => this.wait(agentId, { resolve, reject }));
-  }
-
   private fetch(agentId: string, h: Held): void {
     if (h.queue.length === 0 && h.tokens >= this.chunk / 2 && this.now() < h.until) {
       h.fetching = false; // the waiters that asked were served meanwhile

@@ -24,6 +24,21 @@ describe('dead-letter replay and the replay window', () => {
   });
   after(async () => env.cleanup());
 
+  /** A bus consuming `agent`'s inbox, and a genuine frame injected there and delivered once. */
+  async function delivered(agent: string) {
+    const bus = await env.bus();
+    const got = collector();
+    await bus.consume(agent, got.handler);
+    const good = await craftFrame(env.keystore, {
+      from: 'a',
+      to: agent,
+      payload: Buffer.from('transfer 100'),
+    });
+    await env.inject(agent, good);
+    await got.waitFor(1);
+    return { bus, got, good };
+  }
+
   async function deadLetter(bus: Bus, messageId: string, reason: DeadLetterReason): Promise<DeadLetter> {
     const deadline = Date.now() + 5000;
     for (;;) {
@@ -37,16 +52,7 @@ describe('dead-letter replay and the replay window', () => {
   }
 
   test('a `replayed` dead letter is not replayed: the copy of a delivered frame is never delivered twice', async () => {
-    const bus = await env.bus();
-    const got = collector();
-    await bus.consume('r1', got.handler);
-    const good = await craftFrame(env.keystore, {
-      from: 'a',
-      to: 'r1',
-      payload: Buffer.from('transfer 100'),
-    });
-    await env.inject('r1', good);
-    await got.waitFor(1);
+    const { bus, got, good } = await delivered('r1');
     await env.inject('r1', good); // an attacker's copy
     const dl = await deadLetter(bus, good.id, 'replayed');
     await assert.rejects(
@@ -60,16 +66,7 @@ describe('dead-letter replay and the replay window', () => {
   });
 
   test('a malformed copy under a genuine frame id cannot clear that frame from the replay window', async () => {
-    const bus = await env.bus();
-    const got = collector();
-    await bus.consume('r2', got.handler);
-    const good = await craftFrame(env.keystore, {
-      from: 'a',
-      to: 'r2',
-      payload: Buffer.from('transfer 100'),
-    });
-    await env.inject('r2', good);
-    await got.waitFor(1);
+    const { bus, got, good } = await delivered('r2');
     // the genuine header (so the genuine frame id) over a body one byte short
     await env.inject('r2', { ...good, c: good.c.subarray(1) });
     const dl = await deadLetter(bus, good.id, 'bad_signature');

@@ -30,10 +30,16 @@ function sharedBuckets(perSecond: number, burst: number, now: () => number) {
   };
 }
 
+/** A token for one send, as the bus takes it: 0 at once, else a promise of 0 (taken) or the wait in ms. */
+function take(l: RateLimiter, agent: string): 0 | Promise<number> {
+  if (l.tryTake(agent)) return 0;
+  return new Promise<number>((resolve, reject) => l.wait(agent, { resolve, reject }));
+}
+
 /** Takes `n` tokens one after another (as sends awaited in turn); returns how many were granted. */
 async function takeN(l: RateLimiter, agent: string, n: number): Promise<number> {
   let ok = 0;
-  for (let i = 0; i < n; i++) if ((await l.take(agent)) === 0) ok++;
+  for (let i = 0; i < n; i++) if ((await take(l, agent)) === 0) ok++;
   return ok;
 }
 
@@ -52,10 +58,10 @@ describe('rate limits shared by every process (RateLimiter over one bucket per a
     let t = 0;
     const shared = sharedBuckets(4, 1, () => t);
     const l = new RateLimiter(4, 1, shared.take, () => t);
-    assert.equal(await l.take('a'), 0);
-    assert.equal(await l.take('a'), 250);
+    assert.equal(await take(l, 'a'), 0);
+    assert.equal(await take(l, 'a'), 250);
     t = 250;
-    assert.equal(await l.take('a'), 0, 'a token after the wait it named');
+    assert.equal(await take(l, 'a'), 0, 'a token after the wait it named');
   });
 
   test('tokens at hand are spent without a round trip, and the next chunk is taken in the background', async () => {
@@ -63,17 +69,17 @@ describe('rate limits shared by every process (RateLimiter over one bucket per a
     const shared = sharedBuckets(2000, 2000, () => t);
     const l = new RateLimiter(2000, 2000, shared.take, () => t);
     assert.equal(l.chunk, 100, '50 ms of the rate');
-    assert.equal(await l.take('a'), 0); // the first send waits for the first chunk
+    assert.equal(await take(l, 'a'), 0); // the first send waits for the first chunk
     assert.equal(shared.calls.length, 1);
     let sync = 0;
-    for (let i = 0; i < 49; i++) if (l.take('a') === 0) sync++;
+    for (let i = 0; i < 49; i++) if (take(l, 'a') === 0) sync++;
     assert.equal(sync, 49, 'no send waited');
     assert.equal(shared.calls.length, 1, 'half the chunk left: no take yet');
-    assert.equal(l.take('a'), 0);
+    assert.equal(take(l, 'a'), 0);
     assert.equal(shared.calls.length, 2, 'below half: the next chunk is asked for');
     await Promise.resolve();
     let more = 0;
-    for (let i = 0; i < 140; i++) if (l.take('a') === 0) more++;
+    for (let i = 0; i < 140; i++) if (take(l, 'a') === 0) more++;
     assert.equal(more, 140, '49 left + 100 prefetched, the prefetch being asked again as they ran low');
     assert.ok(
       shared.calls.every((c) => c.want <= 100),
@@ -94,7 +100,7 @@ describe('rate limits shared by every process (RateLimiter over one bucket per a
     const l = new RateLimiter(1, 3, shared.take, () => t);
     const order: string[] = [];
     const w = [1, 2, 3, 4].map((i) => {
-      const r = l.take('a');
+      const r = take(l, 'a');
       assert.notEqual(r, 0, 'nothing at hand yet');
       return Promise.resolve(r).then((wait) => order.push(`${i}:${wait === 0 ? 'ok' : 'refused'}`));
     });
@@ -107,10 +113,10 @@ describe('rate limits shared by every process (RateLimiter over one bucket per a
     let t = 0;
     const shared = sharedBuckets(2000, 2000, () => t);
     const a = new RateLimiter(2000, 2000, shared.take, () => t);
-    assert.equal(await a.take('x'), 0);
+    assert.equal(await take(a, 'x'), 0);
     assert.equal(shared.tokens('x'), 1900, 'a chunk of 100 taken');
     t = HOLD_MS;
-    const r = a.take('x');
+    const r = take(a, 'x');
     assert.notEqual(r, 0, 'held tokens are stale after HOLD_MS: not spent');
     assert.equal(await r, 0);
     assert.equal(shared.calls[1]?.give, 99, 'the 99 unspent were given back with the next take');
@@ -121,21 +127,21 @@ describe('rate limits shared by every process (RateLimiter over one bucket per a
     const shared = sharedBuckets(1, 5, () => t);
     const l = new RateLimiter(1, 5, shared.take, () => t);
     shared.fail(new Error('connection lost'));
-    await assert.rejects(Promise.resolve(l.take('a')), /connection lost/);
+    await assert.rejects(Promise.resolve(take(l, 'a')), /connection lost/);
     shared.fail(undefined);
-    assert.equal(await l.take('a'), 0, 'and it recovers');
+    assert.equal(await take(l, 'a'), 0, 'and it recovers');
   });
 
   test('agents with nothing held and nothing waiting are pruned; one holding tokens keeps them', async () => {
     let t = 0;
     const shared = sharedBuckets(1, 1, () => t);
     const l = new RateLimiter(1, 1, shared.take, () => t);
-    for (let i = 0; i <= PRUNE_ABOVE; i++) assert.equal(await l.take(`agent-${i}`), 0);
+    for (let i = 0; i <= PRUNE_ABOVE; i++) assert.equal(await take(l, `agent-${i}`), 0);
     assert.equal(l.size, PRUNE_ABOVE + 1, 'the first pass found nothing to drop');
     t = PRUNE_EVERY_MS;
-    assert.equal(await l.take('busy'), 0);
+    assert.equal(await take(l, 'busy'), 0);
     assert.equal(l.size, 1, 'all spent: dropped');
-    assert.ok((await l.take('busy')) > 0, 'the agent in use still limits');
+    assert.ok((await take(l, 'busy')) > 0, 'the agent in use still limits');
   });
 });
 

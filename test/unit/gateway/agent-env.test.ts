@@ -67,6 +67,15 @@ describe('defaultAgentEnv', () => {
     TMPDIR: '/tmp',
     TERM: 'xterm',
   };
+  /** What the docker CLI needs to reach the engine (passed to docker only). */
+  const docker = {
+    DOCKER_HOST: 'unix:///run/user/1000/docker.sock',
+    DOCKER_CONFIG: '/home/ars/.docker',
+    DOCKER_CONTEXT: 'rootless',
+    DOCKER_CERT_PATH: '/home/ars/.docker/certs',
+    DOCKER_TLS_VERIFY: '1',
+    XDG_RUNTIME_DIR: '/run/user/1000',
+  };
   const parent: NodeJS.ProcessEnv = {
     ...base,
     ARS_MASTER_KEY: 'master-key',
@@ -75,12 +84,7 @@ describe('defaultAgentEnv', () => {
     SECRET_TOKEN: 'token',
     NODE_OPTIONS: '--require /tmp/preload.js',
     SHELL: '/bin/bash',
-    DOCKER_HOST: 'unix:///run/user/1000/docker.sock',
-    DOCKER_CONFIG: '/home/ars/.docker',
-    DOCKER_CONTEXT: 'rootless',
-    DOCKER_CERT_PATH: '/home/ars/.docker/certs',
-    DOCKER_TLS_VERIFY: '1',
-    XDG_RUNTIME_DIR: '/run/user/1000',
+    ...docker,
     UNSET: undefined,
   };
 
@@ -93,15 +97,7 @@ describe('defaultAgentEnv', () => {
   });
 
   test('the docker CLI also gets the variables it needs to reach the engine, and no secret', () => {
-    const expected = {
-      ...base,
-      DOCKER_HOST: 'unix:///run/user/1000/docker.sock',
-      DOCKER_CONFIG: '/home/ars/.docker',
-      DOCKER_CONTEXT: 'rootless',
-      DOCKER_CERT_PATH: '/home/ars/.docker/certs',
-      DOCKER_TLS_VERIFY: '1',
-      XDG_RUNTIME_DIR: '/run/user/1000',
-    };
+    const expected = { ...base, ...docker };
     assert.deepEqual(defaultAgentEnv('docker', parent), expected);
     assert.deepEqual(defaultAgentEnv('/usr/bin/docker', parent), expected);
     assert.equal('DOCKER_HOST' in defaultAgentEnv('python3', parent), false);
