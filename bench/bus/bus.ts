@@ -362,7 +362,7 @@ async function main(): Promise<void> {
   }
   const ms = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(', ');
   console.log(
-    `request/response (signed + encrypted, 256 B, sequential, after 2,000 untimed): p50 ${median(p50s).toFixed(2)} ms (${ms(p50s)})  p99 ${median(p99s).toFixed(2)} ms (${ms(p99s)})  (target p99 < 2 ms; seed < 10 ms) [raw: PING round trip p50 ${ping50.toFixed(3)} ms, p99 ${ping99.toFixed(3)} ms; sign ${(1000 / signRate).toFixed(3)} ms, verify ${(1000 / verifyRate).toFixed(3)} ms; a request/response is 2 Redis hops (XADD → blocked XREADGROUP) + 2 signs + 2 verifies (client and server share this bus, so its signature memo skips both verifies; with the server in another process it does not); bench/bus/request-latency.ts breaks it down]`,
+    `request/response (signed + encrypted, 256 B, sequential, after 2,000 untimed): p50 ${median(p50s).toFixed(2)} ms (${ms(p50s)})  p99 ${median(p99s).toFixed(2)} ms (${ms(p99s)})  (target p99 < 2 ms; seed < 10 ms) [raw: PING round trip p50 ${ping50.toFixed(3)} ms, p99 ${ping99.toFixed(3)} ms; sign ${(1000 / signRate).toFixed(3)} ms, verify ${(1000 / verifyRate).toFixed(3)} ms; client and server share this bus: the request is 1 Redis hop (XADD → blocked XREADGROUP) + 1 sign, its verify skipped by the signature memo, and the reply is handed to the waiting request in-process; with the server in another process it is 2 hops + 2 signs + 2 verifies; bench/bus/request-latency.ts measures both]`,
   );
   await bus.close();
 

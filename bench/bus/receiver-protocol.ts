@@ -14,9 +14,10 @@ export type ReceiverRequest =
       masterKey: string;
       /**
        * 'sink' (default) counts the messages sent to agent 'sink'; 'echo' answers every request to
-       * agent 'server' with its own payload.
+       * agent 'server' with its own payload; 'raw-echo' runs the raw floor's echo loop (raw-echo.ts,
+       * no bus) on the streams under `prefix`.
        */
-      role?: 'sink' | 'echo';
+      role?: 'sink' | 'echo' | 'raw-echo';
     }
   | { kind: 'expect'; n: number }
   | { kind: 'stop' };

@@ -3,23 +3,29 @@
  * master key). As the receiving side of the two-process direct benchmark (forked by
  * bench/bus/bus.ts) it consumes the 'sink' inbox and reports when the expected number of messages has
  * arrived; as the server of the two-process request/response series (bench/bus/request-latency.ts)
- * it answers every request to 'server' with its payload.
+ * it answers every request to 'server' with its payload; as the echo of the raw floor with a second
+ * process (role 'raw-echo') it runs raw-echo.ts, without a bus.
  */
 import { createClient } from 'redis';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { createKeystore, createRedisKeystoreBackend } from '../../src/crypto/index.js';
 import { redisClientOptions } from '../../src/util/index.js';
+import { startRawEcho } from './raw-echo.js';
 import { RECEIVER_READY, type ReceiverReply, type ReceiverRequest } from './receiver-protocol.js';
 
 const reply = (m: ReceiverReply): void => void process.send?.(m);
 let bus: Bus | undefined;
 let admin: ReturnType<typeof createClient> | undefined;
+let rawEcho: { stop(): Promise<void> } | undefined;
 let got = 0;
 let target = Infinity;
 
 process.on('message', (m: ReceiverRequest) => {
   void (async () => {
-    if (m.kind === 'start') {
+    if (m.kind === 'start' && m.role === 'raw-echo') {
+      rawEcho = await startRawEcho(m.url, m.prefix);
+      reply({ kind: RECEIVER_READY });
+    } else if (m.kind === 'start') {
       admin = createClient(redisClientOptions(m.url));
       await admin.connect();
       const keystore = createKeystore({
@@ -45,6 +51,7 @@ process.on('message', (m: ReceiverRequest) => {
       target = m.n;
       reply({ kind: 'expecting' });
     } else {
+      await rawEcho?.stop();
       await bus?.close();
       await admin?.close();
       process.disconnect();

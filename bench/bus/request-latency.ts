@@ -4,18 +4,23 @@
  * figures are the medians of the rounds' p50 and p99. Printed beside the raw limits measured in the
  * same run and interleaved with the bus rounds (so both see the same machine load):
  * - the Node→Redis PING round trip (one connection, sequential);
- * - the raw two-hop floor of any request/response over streams: a plain node-redis client XADDs to
- *   stream A, an echo loop blocked in XREADGROUP on A wakes and XADDs to B, the client's reader
- *   blocked in XREADGROUP on B wakes. No crypto, no checks: the bus cannot be faster than this.
+ * - the raw floors of a request/response over streams, plain node-redis, no crypto, no checks: one hop
+ *   (a client XADDs to stream A, its reader blocked in XREADGROUP on A wakes); two hops (an echo loop
+ *   blocked on A wakes and XADDs to B, the client's reader blocked on B wakes), with the echo loop in
+ *   this process or in a second one (bench/bus/raw-echo.ts).
+ * The bus is measured in two shapes, each with security off and signed + encrypted:
+ * - one process, client and server on one bus: the request crosses Redis, and the reply is handed to
+ *   the waiting request in-process (bus.ts, handOver), so its floor is the raw one hop; the bus's
+ *   signature memo skips the verification of the request (this bus signed it);
+ * - the server in a second process (bench/bus/receiver.ts as an echo server, its own bus and keystore
+ *   on the same Redis): both hops cross Redis and each side verifies the other's signatures; its
+ *   floor is the raw two-hop with the echo in a second process. This is the shape of agents on two
+ *   gateways; on this 2-core machine the client, the server and Redis take turns on two CPUs.
  * Then a short trace (Redis MONITOR, after the timed rounds, so it does not slow them) lists the
  * Redis commands of a few requests in the order Redis ran them, with the gaps between them: it shows
  * which round trips lie on the request path.
  * When the Redis has a Unix socket (scripts/services.sh gives it one), the PING, the raw two-hop and the
- * signed bus series are measured over it too, in the same rounds.
- * The signed series is also measured with the server in a second process (bench/bus/receiver.ts as an
- * echo server, its own bus and keystore on the same Redis): client and server then run on separate
- * cores instead of taking turns on one thread, and each verifies the other's signatures (in one process
- * the bus's signature memo skips both verifications: it signed those frames itself).
+ * signed one-process bus are measured over it too, in the same rounds.
  * Run: npx tsx bench/bus/request-latency.ts
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 5), BENCH_REQUESTS (per round, default 1000),
  * BENCH_TRACE (requests to trace, default 3; 0 = no trace), BENCH_WARMUP (untimed requests per series
@@ -33,6 +38,7 @@ import {
 } from '../../src/crypto/index.js';
 import { randomId, redisClientOptions } from '../../src/util/index.js';
 import { deleteKeys, servicesRedisSocket } from '../../test/helpers/runtime.js';
+import { createRawStreams, rawStreams, readNew, startRawEcho } from './raw-echo.js';
 import { startReceiver } from './receiver-child.js';
 import { cpuTimes, intFromEnv, STEAL_LABEL, stealSince } from '../env.js';
 
@@ -81,46 +87,39 @@ async function timed(n: number, warm: number, fn: () => Promise<unknown>): Promi
   return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), cpu: (c.user + c.system) / Math.max(1, n) };
 }
 
-/** The raw two-hop floor: XADD → blocked XREADGROUP → XADD → blocked XREADGROUP, plain node-redis. */
-async function rawTwoHop(
+/**
+ * The raw floors, plain node-redis: two hops (XADD → blocked XREADGROUP → XADD → blocked XREADGROUP),
+ * with the echo loop in this process or in a second one; or one hop (XADD → blocked XREADGROUP).
+ */
+async function rawFloor(
   prefix: string,
   redisUrl = url,
+  echo: 'here' | 'child' | 'none' = 'here',
 ): Promise<{ call(): Promise<void>; close(): Promise<void> }> {
-  const a = `${prefix}:rawA`;
-  const b = `${prefix}:rawB`;
+  const { a, b } = rawStreams(prefix);
   const main: Client = createClient(redisClientOptions(redisUrl));
-  const echoRead: Client = createClient(redisClientOptions(redisUrl));
   const clientRead: Client = createClient(redisClientOptions(redisUrl));
-  await Promise.all([main.connect(), echoRead.connect(), clientRead.connect()]);
-  for (const s of [a, b]) await main.sendCommand(['XGROUP', 'CREATE', s, 'g', '$', 'MKSTREAM']);
+  await Promise.all([main.connect(), clientRead.connect()]);
+  await createRawStreams(main, prefix);
+  const echoLoop =
+    echo === 'here'
+      ? await startRawEcho(redisUrl, prefix)
+      : echo === 'child'
+        ? await startReceiver({
+            kind: 'start',
+            url: redisUrl,
+            prefix,
+            keystorePrefix: `${prefix}:ks`,
+            security: 'off',
+            masterKey: '',
+            role: 'raw-echo',
+          })
+        : undefined;
   let running = true;
-  const read = (c: Client, s: string): Promise<unknown> =>
-    c.sendCommand([
-      'XREADGROUP',
-      'GROUP',
-      'g',
-      'c',
-      'COUNT',
-      '32',
-      'BLOCK',
-      '1000',
-      'NOACK',
-      'STREAMS',
-      s,
-      '>',
-    ]);
-  const echo = (async () => {
-    while (running) {
-      const r = (await read(echoRead, a)) as [string, [string, string[]][]][] | null;
-      if (!r) continue;
-      for (const [, entries] of r)
-        for (const [, fields] of entries) await main.sendCommand(['XADD', b, '*', 'v', fields[1] as string]);
-    }
-  })();
   let waiting: (() => void) | undefined;
   const replies = (async () => {
     while (running) {
-      const r = await read(clientRead, b);
+      const r = await readNew(clientRead, echo === 'none' ? a : b);
       if (r && waiting) {
         const w = waiting;
         waiting = undefined;
@@ -137,9 +136,10 @@ async function rawTwoHop(
     },
     async close() {
       running = false;
-      await Promise.all([echo, replies]);
+      await replies;
+      await echoLoop?.stop();
       await main.del([a, b]);
-      await Promise.all([main.close(), echoRead.close(), clientRead.close()]);
+      await Promise.all([main.close(), clientRead.close()]);
     },
   };
 }
@@ -166,19 +166,23 @@ async function echoBus(
  * The signed bus with its server in a second process (bench/bus/receiver.ts in the 'echo' role): the
  * same Redis, prefix and master key, so each side finds the other's keys in the shared keystore.
  */
-async function twoProcessEcho(prefix: string, admin: Client): Promise<{ bus: Bus; close(): Promise<void> }> {
+async function twoProcessEcho(
+  prefix: string,
+  admin: Client,
+  security: 'off' | 'signed-encrypted',
+): Promise<{ bus: Bus; close(): Promise<void> }> {
   const masterKey = randomBytes(32);
   const child = await startReceiver({
     kind: 'start',
     url,
     prefix,
     keystorePrefix: `${prefix}:ks`,
-    security: 'signed-encrypted',
+    security,
     masterKey: masterKey.toString('hex'),
     role: 'echo',
   });
   const keystore = createKeystore({ masterKey, backend: createRedisKeystoreBackend(admin, `${prefix}:ks`) });
-  const bus = await createBus({ keystore, options: { redisUrl: url, prefix, security: 'signed-encrypted' } });
+  const bus = await createBus({ keystore, options: { redisUrl: url, prefix, security } });
   await bus.consume('client', () => undefined);
   return {
     bus,
@@ -232,21 +236,24 @@ async function main(): Promise<void> {
   console.log(
     `# request/response latency (node ${process.version}, redis ${url}, Ed25519 by ${ed25519Provider}, AES-GCM by ${aesGcmProvider}); ${ROUNDS} rounds × ${REQUESTS} sequential requests, 256 B, after ${WARMUP} untimed ones per series; median of the rounds' p50/p99; shared 2-core machine: noisy`,
   );
-  const raw = await rawTwoHop(prefix);
-  const twoProc = await twoProcessEcho(`${prefix}:2p`, admin);
+  const raw = await rawFloor(prefix);
+  const raw1 = await rawFloor(`${prefix}:1h`, url, 'none');
+  const raw2p = await rawFloor(`${prefix}:2pr`, url, 'child');
+  const twoProc = await twoProcessEcho(`${prefix}:2p`, admin, 'signed-encrypted');
+  const twoProcOff = await twoProcessEcho(`${prefix}:2po`, admin, 'off');
   const buses = {
     off: await echoBus('off', `${prefix}:off`, admin),
     'signed-encrypted': await echoBus('signed-encrypted', `${prefix}:se`, admin),
   };
   // the same over the Unix socket of the same Redis, when it has one (scripts/services.sh gives it one)
   const sock = url.startsWith('unix://') || !existsSync(SOCKET) ? undefined : `unix://${SOCKET}`;
-  let viaSocket: { admin: Client; raw: Awaited<ReturnType<typeof rawTwoHop>>; bus: Bus } | undefined;
+  let viaSocket: { admin: Client; raw: Awaited<ReturnType<typeof rawFloor>>; bus: Bus } | undefined;
   if (sock) {
     const sAdmin: Client = createClient(redisClientOptions(sock));
     await sAdmin.connect();
     viaSocket = {
       admin: sAdmin,
-      raw: await rawTwoHop(`${prefix}:u`, sock),
+      raw: await rawFloor(`${prefix}:u`, sock),
       bus: await echoBus('signed-encrypted', `${prefix}:use`, sAdmin, sock),
     };
   } else if (!url.startsWith('unix://'))
@@ -265,6 +272,9 @@ async function main(): Promise<void> {
   const results: Record<string, Round[]> = {
     ping: [],
     raw: [],
+    raw1: [],
+    raw2p: [],
+    twoprocoff: [],
     off: [],
     'signed-encrypted': [],
     uping: [],
@@ -275,6 +285,8 @@ async function main(): Promise<void> {
   // warm-up (JIT, keys, script cache), then interleaved rounds so every series sees the same load
   await timed(0, WARMUP, () => admin.ping());
   await timed(0, WARMUP, () => raw.call());
+  await timed(0, WARMUP, () => raw1.call());
+  await timed(0, WARMUP, () => raw2p.call());
   // the first requests of the fresh signed buses are timed: the cold figure
   const cold = {
     one: await timed(REQUESTS, 0, req(buses['signed-encrypted'])),
@@ -283,6 +295,7 @@ async function main(): Promise<void> {
   await timed(0, WARMUP, req(buses.off));
   await timed(0, Math.max(0, WARMUP - REQUESTS), req(buses['signed-encrypted']));
   await timed(0, Math.max(0, WARMUP - REQUESTS), req(twoProc.bus));
+  await timed(0, WARMUP, req(twoProcOff.bus));
   if (viaSocket) {
     const v = viaSocket;
     await timed(0, WARMUP, () => v.admin.ping());
@@ -295,9 +308,12 @@ async function main(): Promise<void> {
     const roundStart = cpuTimes();
     (results.ping as Round[]).push(await timed(REQUESTS, 20, () => admin.ping()));
     (results.raw as Round[]).push(await timed(REQUESTS, 20, () => raw.call()));
+    (results.raw1 as Round[]).push(await timed(REQUESTS, 20, () => raw1.call()));
+    (results.raw2p as Round[]).push(await timed(REQUESTS, 20, () => raw2p.call()));
     for (const s of ['off', 'signed-encrypted'] as const)
       (results[s] as Round[]).push(await timed(REQUESTS, 20, req(buses[s])));
     (results.twoproc as Round[]).push(await timed(REQUESTS, 20, req(twoProc.bus)));
+    (results.twoprocoff as Round[]).push(await timed(REQUESTS, 20, req(twoProcOff.bus)));
     if (viaSocket) {
       const v = viaSocket;
       (results.uping as Round[]).push(await timed(REQUESTS, 20, () => v.admin.ping()));
@@ -316,16 +332,18 @@ async function main(): Promise<void> {
   if (stealRun) console.log(`${STEAL_LABEL} during the rounds: ${stealRun} (rounds: ${steal.join(', ')})`);
   console.log('raw limits (same run, interleaved with the bus rounds):');
   console.log(line('  Node→Redis PING round trip', results.ping as Round[]));
+  console.log(line('  raw one hop XADD→XREADGROUP', results.raw1 as Round[]));
   console.log(line('  raw two-hop XADD→XREADGROUP→XADD→XREADGROUP', results.raw as Round[]));
+  console.log(line('  raw two-hop, echo in a 2nd process', results.raw2p as Round[]));
   console.log('bus request/response (sequential, 256 B):');
-  console.log(line('  security off', results.off as Round[]));
+  console.log('  one process (the reply is handed to the waiting request in-process: one Redis hop)');
+  console.log(line('    security off', results.off as Round[]));
   console.log(
-    line('  signed + encrypted', results['signed-encrypted'] as Round[]) + '   (target p99 < 2 ms)',
+    line('    signed + encrypted', results['signed-encrypted'] as Round[]) + '   (target p99 < 2 ms)',
   );
-  console.log(
-    line('  signed + encrypted, server in a 2nd process', results.twoproc as Round[]) +
-      '   (target p99 < 2 ms; CPU = the client process only)',
-  );
+  console.log('  server in a 2nd process (two Redis hops; CPU = the client process only)');
+  console.log(line('    security off', results.twoprocoff as Round[]));
+  console.log(line('    signed + encrypted', results.twoproc as Round[]) + '   (target p99 < 2 ms)');
   const coldLine = (label: string, r: Round): string =>
     `${label.padEnd(44)} p50 ${f3(r.p50)} ms  p99 ${f3(r.p99)} ms  CPU ${Math.round(r.cpu)} µs/call`;
   console.log(`cold: the first ${REQUESTS} requests of a fresh bus (one series each, before the warm-up):`);
@@ -335,13 +353,18 @@ async function main(): Promise<void> {
     console.log(`over the Unix socket ${sock} (same Redis, same rounds):`);
     console.log(line('  raw: PING round trip', results.uping as Round[]));
     console.log(line('  raw: two-hop', results.uraw as Round[]));
-    console.log(line('  bus: signed + encrypted', results.use as Round[]) + '   (target p99 < 2 ms)');
+    console.log(
+      line('  bus: signed + encrypted, one process', results.use as Round[]) + '   (target p99 < 2 ms)',
+    );
     await viaSocket.raw.close();
     await viaSocket.bus.close();
     await viaSocket.admin.close();
   }
   await raw.close();
+  await raw1.close();
+  await raw2p.close();
   await twoProc.close();
+  await twoProcOff.close();
   if (TRACE > 0)
     for (const s of ['off', 'signed-encrypted'] as const) await trace(buses[s], admin, prefix, TRACE, s);
   for (const b of Object.values(buses)) await b.close();

@@ -25,14 +25,18 @@ import { RATE_TAKE_LUA } from './rate-take.lua.js';
 import { correlationId, newReplyTag, replyTagOf } from './replies.js';
 import { runScript } from './scripts.js';
 import { SignatureMemo } from './signature-memo.js';
-import { FrameWriter, type Outgoing } from './sender.js';
+import { FrameWriter, type Lane, type Outgoing } from './sender.js';
 import { agentKeyOwner, BROADCAST_KEY_OWNER, streamKeys, TOPICS_KEY_OWNER } from './stream-keys.js';
 import { TRIM_SHARED_LUA } from './trim-shared.lua.js';
 import { redisClientOptions } from '../util/redis-url.js';
 
-/** The outcome of a send: queued on its stream, or dead-lettered with a reason. */
+/**
+ * The outcome of a send: queued on its stream, or dead-lettered with a reason. A reply to a request
+ * waiting on the same bus is `delivered`: handed to the request in this process, not written to Redis.
+ */
 export type SendResult =
   | { readonly id: string; readonly status: 'queued'; readonly entryId: string }
+  | { readonly id: string; readonly status: 'delivered' }
   | {
       readonly id: string;
       readonly status: 'dead_lettered';
@@ -274,6 +278,9 @@ class PendingSend implements Outgoing, EnvelopeHeader {
   }
   dropped(reason: DeadLetterReason, detail: string): void {
     this.res({ id: this.id, status: 'dead_lettered', reason, detail });
+  }
+  delivered(): void {
+    this.res({ id: this.id, status: 'delivered' });
   }
 }
 
@@ -530,6 +537,49 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   }
 
   /**
+   * The last step of a send that passed its checks: into its lane's batch, or — a reply to a request
+   * waiting on this bus — straight to that request (handOver).
+   */
+  function dispatch(lane: Lane, p: PendingSend, from: string): void {
+    if (p.kind === 'reply' && handOver(p, from)) return;
+    writer.enqueue(lane, p);
+  }
+
+  /**
+   * A reply whose request waits on this bus is handed to it in this process: its reply stream is
+   * read by this bus alone, so writing it to Redis (signed, sealed) only to read it back here would
+   * add a Redis round trip and protect nothing. Policy, size and rate limit were checked as for any
+   * send, and it is audited as sent and delivered. Returns false (the reply is written as usual)
+   * when no such request waits any more: a late reply reaches the agent's handler from its stream.
+   */
+  function handOver(p: PendingSend, from: string): boolean {
+    const corr = p.corr;
+    if (corr === null || replyTagOf(corr) !== replyTag) return false;
+    const w = pending.get(corr);
+    if (w === undefined || w.to !== from || w.from !== p.to) return false;
+    const at = ctx.now();
+    if (audited) {
+      const event = { messageId: p.id, from, to: p.to, messageKind: p.kind, at } as const;
+      audit(ctx, { kind: 'message.sent', ...event });
+      audit(ctx, { kind: 'message.delivered', ...event });
+    }
+    p.delivered();
+    w.resolve({
+      id: p.id,
+      kind: 'reply',
+      from,
+      to: p.to,
+      payload: Buffer.from(p.payload), // the replier's buffer stays the replier's
+      timestamp: p.ts,
+      correlationId: corr,
+      delivery: p.delivery,
+      deliveryCount: 1,
+      entryId: '',
+    });
+    return true;
+  }
+
+  /**
    * The send path. A rate token first (`taken` once one was waited for; see afterToken). Cheap checks
    * run synchronously; when the policy answers synchronously and the
    * recipient is in the registry cache, the message goes straight into its lane's batch without
@@ -588,7 +638,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       if (!cached)
         return drop(id, kind, from, to, 'unknown_recipient', `agent '${to}' is not registered on this bus`);
       return new Promise<SendResult>((res, rej) =>
-        writer.enqueue(lane, new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, res, rej)),
+        dispatch(lane, new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, res, rej), from),
       );
     }
     return new Promise<SendResult>((resolve, reject) => {
@@ -608,9 +658,10 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
             return;
           }
           if (closed) throw new BusUsageError(CLOSED_MESSAGE);
-          writer.enqueue(
+          dispatch(
             lane,
             new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, resolve, reject),
+            from,
           );
         } catch (error) {
           reject(asError(error));

@@ -562,7 +562,7 @@ export class AgentGateway implements AgentRuntime {
       to: gatewayBusId(gateway),
       payload: JSON.stringify(frame),
     });
-    if (result.status !== 'queued')
+    if (result.status === 'dead_lettered')
       throw new AgentUnavailableError(
         'to' in frame ? frame.to : gateway,
         `the bus dead-lettered the message to gateway '${gateway}' (${result.reason}: ${result.detail})`,

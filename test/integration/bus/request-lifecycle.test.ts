@@ -224,7 +224,7 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
       );
     }
     const sent = await bus.reply(asked, { from: 'srv', payload: 'ok' });
-    assert.equal(sent.status, 'queued');
+    assert.equal(sent.status, 'delivered'); // its request waits on this bus: handed over in-process
     assert.equal((await req).payload.toString(), 'ok');
   });
 
@@ -247,6 +247,68 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
       delivered.map((e) => (e.kind === 'message.delivered' ? [e.messageKind, e.from, e.to] : [])),
       [['reply', 'srv', 'cli']],
     );
+  });
+
+  test('a reply to a request waiting on the same bus is handed over in-process: checked, audited, not written to Redis', async () => {
+    const events: BusAuditEvent[] = [];
+    const bus = await env.bus({
+      audit: {
+        record: (e) => {
+          events.push(e);
+        },
+      },
+      policy: {
+        checkSend: (m) =>
+          m.kind === 'reply' && m.size > 100
+            ? { allowed: false, reasons: ['replies are at most 100 bytes'] }
+            : { allowed: true, reasons: [] },
+      },
+    });
+    const requests: BusMessage[] = [];
+    await bus.consume('srv', (m) => {
+      if (m.kind === 'request') requests.push(m);
+    });
+    await bus.consume('cli', () => undefined);
+    const req = bus.request({ from: 'cli', to: 'srv', payload: '?', timeoutMs: 10_000 });
+    const asked = await first(requests);
+
+    // the pre-send policy still judges it: denied, it is dead-lettered and the request keeps waiting
+    const denied = await bus.reply(asked, { from: 'srv', payload: 'x'.repeat(101) });
+    assert.deepEqual(denied.status === 'dead_lettered' && [denied.reason, denied.detail], [
+      'policy_denied',
+      'replies are at most 100 bytes',
+    ]);
+    assert.equal(await within(req, 50), 'pending');
+
+    const body = Buffer.from('price is 42');
+    const sent = await bus.reply(asked, { from: 'srv', payload: body });
+    assert.equal(sent.status, 'delivered');
+    body.fill(0); // the replier's buffer stays its own: the requester got a copy
+    const answer = await req;
+    assert.deepEqual(
+      [answer.id, answer.kind, answer.from, answer.to, answer.correlationId, answer.payload.toString()],
+      [sent.id, 'reply', 'srv', 'cli', asked.correlationId, 'price is 42'],
+    );
+    assert.deepEqual([answer.deliveryCount, answer.entryId, answer.delivery], [1, '', asked.delivery]);
+
+    // nothing was added to the requester's reply stream, and no dead letter was made for it
+    const replyStreams: string[] = [];
+    for await (const key of env.redis.scanIterator({ MATCH: `${env.prefix}:inbox:cli:r:*` }))
+      replyStreams.push(...(Array.isArray(key) ? key : [key]));
+    assert.equal(replyStreams.length, 1);
+    const info = await env.redis.sendCommand<unknown[]>(['XINFO', 'STREAM', replyStreams[0] as string]);
+    assert.equal(info[info.indexOf('entries-added') + 1], 0);
+    assert.deepEqual(
+      (await bus.deadLetters.list()).map((d) => d.reason),
+      ['policy_denied'],
+    );
+    const about = events
+      .filter((e) => e.messageId === sent.id)
+      .map((e) => (e.kind === 'message.dropped' ? [e.kind] : [e.kind, e.messageKind, e.from, e.to]));
+    assert.deepEqual(about, [
+      ['message.sent', 'reply', 'srv', 'cli'],
+      ['message.delivered', 'reply', 'srv', 'cli'],
+    ]);
   });
 
   test('replies come back to the process that asked when two processes consume the requester’s inbox', async () => {
