@@ -181,6 +181,12 @@ export interface Bus {
    * the bus closes meanwhile (refused once close() has begun).
    */
   request(input: RequestInput): Promise<BusMessage>;
+  /**
+   * Answers a request this bus delivered, from `input.from` to the requester. `queued` once written
+   * to the requester's bus; `delivered` when that request waits on this very bus: the reply is handed
+   * to it in-process (never written to Redis, its message's `entryId` is ''); `dead_lettered` as any
+   * send.
+   */
   reply(to: BusMessage, input: ReplyInput): Promise<SendResult>;
   /** Consumes an agent's inbox (direct, requests, replies) and broadcasts. */
   consume(
@@ -550,32 +556,37 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
    * read by this bus alone, so writing it to Redis (signed, sealed) only to read it back here would
    * add a Redis round trip and protect nothing. Policy, size and rate limit were checked as for any
    * send, and it is audited as sent and delivered. Returns false (the reply is written as usual)
-   * when no such request waits any more: a late reply reaches the agent's handler from its stream.
+   * when no such request waits any more: after a timeout it reaches the agent's handler from its
+   * stream as a late reply; after the request was rejected (its agent stopped consuming here, or the
+   * bus closed) that stream is gone and the reply is dead-lettered.
    */
   function handOver(p: PendingSend, from: string): boolean {
     const corr = p.corr;
     if (corr === null || replyTagOf(corr) !== replyTag) return false;
     const w = pending.get(corr);
     if (w === undefined || w.to !== from || w.from !== p.to) return false;
-    const at = ctx.now();
-    if (audited) {
-      const event = { messageId: p.id, from, to: p.to, messageKind: p.kind, at } as const;
-      audit(ctx, { kind: 'message.sent', ...event });
-      audit(ctx, { kind: 'message.delivered', ...event });
-    }
-    p.delivered();
-    w.resolve({
+    // memory of its own, as a delivered payload has (not the replier's buffer, not Node's shared pool)
+    const payload = Buffer.allocUnsafeSlow(p.len);
+    p.payload.copy(payload);
+    const message: BusMessage = {
       id: p.id,
       kind: 'reply',
       from,
       to: p.to,
-      payload: Buffer.from(p.payload), // the replier's buffer stays the replier's
+      payload,
       timestamp: p.ts,
       correlationId: corr,
       delivery: p.delivery,
       deliveryCount: 1,
       entryId: '',
-    });
+    };
+    if (audited) {
+      const event = { messageId: p.id, from, to: p.to, messageKind: p.kind, at: ctx.now() } as const;
+      audit(ctx, { kind: 'message.sent', ...event });
+      audit(ctx, { kind: 'message.delivered', ...event });
+    }
+    w.resolve(message);
+    p.delivered();
     return true;
   }
 

@@ -107,15 +107,18 @@ for (const security of ['signed-encrypted', 'off'] as const) {
     });
 
     test('request/response, and a timeout ends in BusTimeoutError', async () => {
+      // the server on its own bus (another process, as it were): the reply crosses Redis
+      const srvBus = await env.bus({ options: { security } });
       const bus = await env.bus({ options: { security } });
-      const server = await bus.consume('srv', async (m: BusMessage) => {
+      const server = await srvBus.consume('srv', async (m: BusMessage) => {
         if (m.kind === 'request')
-          await bus.reply(m, { from: 'srv', payload: `echo:${m.payload.toString()}` });
+          await srvBus.reply(m, { from: 'srv', payload: `echo:${m.payload.toString()}` });
       });
       await bus.consume('cli', () => undefined);
       const reply = await bus.request({ from: 'cli', to: 'srv', payload: 'hi', timeoutMs: 3000 });
       assert.equal(reply.payload.toString(), 'echo:hi');
       assert.equal(reply.kind, 'reply');
+      assert.notEqual(reply.entryId, '');
       await bus.register('mute');
       const started = Date.now();
       await assert.rejects(

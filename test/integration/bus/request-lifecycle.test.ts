@@ -24,15 +24,18 @@ async function within(p: Promise<unknown>, ms: number): Promise<unknown> {
   return Promise.race([p.catch((error: unknown) => error), sleep(ms).then(() => 'pending')]);
 }
 
-/** Waits until `list` holds a message. */
-async function first(list: BusMessage[], ms = 5000): Promise<BusMessage> {
+/** Waits until `list` holds `n` messages; returns the `n`th. */
+async function nth(list: BusMessage[], n: number, ms = 5000): Promise<BusMessage> {
   const deadline = Date.now() + ms;
-  while (list[0] === undefined) {
-    if (Date.now() > deadline) throw new Error(`no message within ${ms} ms`);
+  while (list[n - 1] === undefined) {
+    if (Date.now() > deadline) throw new Error(`${list.length} of ${n} messages within ${ms} ms`);
     await sleep(10);
   }
-  return list[0];
+  return list[n - 1] as BusMessage;
 }
+
+/** Waits until `list` holds a message. */
+const first = (list: BusMessage[], ms = 5000): Promise<BusMessage> => nth(list, 1, ms);
 
 describe('bus request lifecycle: timeouts, close, subscriptions, reply binding and input', () => {
   let env: Env;
@@ -228,20 +231,21 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
     assert.equal((await req).payload.toString(), 'ok');
   });
 
-  test('a reply taken by a waiting request is audited as delivered', async () => {
+  test('a reply taken by a waiting request is audited as delivered (read from Redis by the requester’s bus)', async () => {
     const events: BusAuditEvent[] = [];
-    const bus = await env.bus({
-      audit: {
-        record: (e) => {
-          events.push(e);
-        },
+    const audit = {
+      record: (e: BusAuditEvent) => {
+        events.push(e);
       },
-    });
-    await bus.consume('srv', async (m) => {
-      if (m.kind === 'request') await bus.reply(m, { from: 'srv', payload: 'pong' });
+    };
+    const server = await env.bus({ audit });
+    const bus = await env.bus({ audit });
+    await server.consume('srv', async (m) => {
+      if (m.kind === 'request') await server.reply(m, { from: 'srv', payload: 'pong' });
     });
     await bus.consume('cli', () => undefined);
     const answer = await bus.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 5000 });
+    assert.notEqual(answer.entryId, ''); // it came through the requester's reply stream
     const delivered = events.filter((e) => e.kind === 'message.delivered' && e.messageId === answer.id);
     assert.deepEqual(
       delivered.map((e) => (e.kind === 'message.delivered' ? [e.messageKind, e.from, e.to] : [])),
@@ -290,6 +294,8 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
       [sent.id, 'reply', 'srv', 'cli', asked.correlationId, 'price is 42'],
     );
     assert.deepEqual([answer.deliveryCount, answer.entryId, answer.delivery], [1, '', asked.delivery]);
+    // memory of its own, as a delivered payload has: not a slice of Node's shared buffer pool
+    assert.equal(answer.payload.buffer.byteLength, answer.payload.length);
 
     // nothing was added to the requester's reply stream, and no dead letter was made for it
     const replyStreams: string[] = [];
@@ -309,6 +315,51 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
       ['message.sent', 'reply', 'srv', 'cli'],
       ['message.delivered', 'reply', 'srv', 'cli'],
     ]);
+  });
+
+  test('a handed-over reply that waited for an async policy or a rate token still settles its request; a late one goes through Redis to the handler', async () => {
+    // the policy answers replies asynchronously, after 30 ms; and 'srv' has no rate token at hand on
+    // a fresh bus: its first reply waits for the shared bucket's answer (afterToken) first
+    const bus = await env.bus({
+      policy: {
+        checkSend: (m) =>
+          m.kind === 'reply'
+            ? sleep(30).then(() => ({ allowed: true, reasons: [] }))
+            : { allowed: true, reasons: [] },
+      },
+    });
+    const requests: BusMessage[] = [];
+    await bus.consume('srv', (m) => {
+      if (m.kind === 'request') requests.push(m);
+    });
+    const late = collector();
+    await bus.consume('cli', late.handler);
+    const req1 = bus.request({ from: 'cli', to: 'srv', payload: 'one', timeoutMs: 10_000 });
+    const req2 = bus.request({ from: 'cli', to: 'srv', payload: 'two', timeoutMs: 10_000 });
+    const asked1 = await nth(requests, 1);
+    const asked2 = await nth(requests, 2);
+    // the first waits for a rate token and the policy, the second for the policy, behind the first
+    const [r1, r2] = await Promise.all([
+      bus.reply(asked1, { from: 'srv', payload: 're:one' }),
+      bus.reply(asked2, { from: 'srv', payload: 're:two' }),
+    ]);
+    assert.deepEqual([r1.status, r2.status], ['delivered', 'delivered']);
+    assert.deepEqual(
+      [(await req1).payload.toString(), (await req2).payload.toString()],
+      ['re:one', 're:two'],
+    );
+
+    // a request that timed out: its reply is written to the reply stream and reaches the handler
+    const req3 = bus.request({ from: 'cli', to: 'srv', payload: 'three', timeoutMs: 1000 });
+    const asked3 = await nth(requests, 3);
+    await assert.rejects(req3, BusTimeoutError);
+    const r3 = await bus.reply(asked3, { from: 'srv', payload: 're:three' });
+    assert.equal(r3.status, 'queued');
+    const [lateReply] = await late.waitFor(1);
+    assert.deepEqual(
+      [lateReply?.kind, lateReply?.from, lateReply?.payload.toString(), lateReply?.entryId !== ''],
+      ['reply', 'srv', 're:three', true],
+    );
   });
 
   test('replies come back to the process that asked when two processes consume the requester’s inbox', async () => {

@@ -22,12 +22,16 @@ describe('the bus over a Unix socket (ARS_REDIS_URL=unix://…)', () => {
     }
     const bus = await env.bus();
     assert.equal(bus.options.redisUrl, `unix://${socket}`);
-    await bus.consume('echo', async (m) => {
-      if (m.kind === 'request') await bus.reply(m, { from: 'echo', payload: `re:${m.payload.toString()}` });
+    // the server on a second bus, so that the reply crosses Redis too
+    const server = await env.bus();
+    await server.consume('echo', async (m) => {
+      if (m.kind === 'request')
+        await server.reply(m, { from: 'echo', payload: `re:${m.payload.toString()}` });
     });
     await bus.consume('asker', () => undefined);
     const answer = await bus.request({ from: 'asker', to: 'echo', payload: 'ping', timeoutMs: 5000 });
     assert.equal(answer.payload.toString(), 're:ping');
+    assert.notEqual(answer.entryId, '');
 
     // the same server: a bus on the TCP URL with the same prefix and keystore delivers to it
     const tcp = await env.bus({ options: { redisUrl: REDIS_URL } });
@@ -35,7 +39,7 @@ describe('the bus over a Unix socket (ARS_REDIS_URL=unix://…)', () => {
     await tcp.consume('listener', (m) => {
       got.push(m.payload.toString());
     });
-    const sent = await bus.send({ from: 'echo', to: 'listener', payload: 'over the socket' });
+    const sent = await server.send({ from: 'echo', to: 'listener', payload: 'over the socket' });
     assert.equal(sent.status, 'queued');
     const deadline = Date.now() + 5000;
     while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
