@@ -46,8 +46,13 @@ export async function startRawEcho(redisUrl: string, prefix: string): Promise<{ 
   const { a, b } = rawStreams(prefix);
   const writer: Client = createClient(redisClientOptions(redisUrl));
   const reader: Client = createClient(redisClientOptions(redisUrl));
-  await Promise.all([writer.connect(), reader.connect()]);
-  await createRawStreams(writer, prefix);
+  try {
+    await Promise.all([writer.connect(), reader.connect()]);
+    await createRawStreams(writer, prefix);
+  } catch (error) {
+    await Promise.allSettled([writer.close(), reader.close()]);
+    throw error;
+  }
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -55,7 +60,7 @@ export async function startRawEcho(redisUrl: string, prefix: string): Promise<{ 
       if (!r) continue;
       for (const [, entries] of r)
         for (const [, fields] of entries)
-          await writer.sendCommand(['XADD', b, '*', 'v', fields[1] as string]);
+          await writer.sendCommand(['XADD', b, 'MAXLEN', '~', '1000', '*', 'v', fields[1] as string]);
     }
   })();
   return {

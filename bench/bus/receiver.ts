@@ -20,6 +20,9 @@ let rawEcho: { stop(): Promise<void> } | undefined;
 let got = 0;
 let target = Infinity;
 
+// the parent is gone (it finished, failed or was killed): nothing is left to serve
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', (m: ReceiverRequest) => {
   void (async () => {
     if (m.kind === 'start' && m.role === 'raw-echo') {

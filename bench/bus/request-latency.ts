@@ -13,14 +13,14 @@
  *   the waiting request in-process (bus.ts, handOver), so its floor is the raw one hop; the bus's
  *   signature memo skips the verification of the request (this bus signed it);
  * - the server in a second process (bench/bus/receiver.ts as an echo server, its own bus and keystore
- *   on the same Redis): both hops cross Redis and each side verifies the other's signatures; its
+ *   on the same Redis): both hops cross Redis and, signed, each side verifies the other's signatures; its
  *   floor is the raw two-hop with the echo in a second process. This is the shape of agents on two
  *   gateways; on this 2-core machine the client, the server and Redis take turns on two CPUs.
  * Then a short trace (Redis MONITOR, after the timed rounds, so it does not slow them) lists the
  * Redis commands of a few requests in the order Redis ran them, with the gaps between them: it shows
  * which round trips lie on the request path.
- * When the Redis has a Unix socket (scripts/services.sh gives it one), the PING, the raw two-hop and the
- * signed one-process bus are measured over it too, in the same rounds.
+ * When the Redis has a Unix socket (scripts/services.sh gives it one), the PING, the raw one hop and
+ * two-hop and the signed one-process bus are measured over it too, in the same rounds.
  * Run: npx tsx bench/bus/request-latency.ts
  * Env: ARS_REDIS_URL, BENCH_ROUNDS (default 5), BENCH_REQUESTS (per round, default 1000),
  * BENCH_TRACE (requests to trace, default 3; 0 = no trace), BENCH_WARMUP (untimed requests per series
@@ -229,8 +229,7 @@ async function trace(bus: Bus, admin: Client, prefix: string, n: number, label: 
   }
 }
 
-async function main(): Promise<void> {
-  const prefix = `bench:${randomId('rrl')}`;
+async function main(prefix: string): Promise<void> {
   const admin: Client = createClient(redisClientOptions(url));
   await admin.connect();
   console.log(
@@ -247,12 +246,14 @@ async function main(): Promise<void> {
   };
   // the same over the Unix socket of the same Redis, when it has one (scripts/services.sh gives it one)
   const sock = url.startsWith('unix://') || !existsSync(SOCKET) ? undefined : `unix://${SOCKET}`;
-  let viaSocket: { admin: Client; raw: Awaited<ReturnType<typeof rawFloor>>; bus: Bus } | undefined;
+  type Floor = Awaited<ReturnType<typeof rawFloor>>;
+  let viaSocket: { admin: Client; raw1: Floor; raw: Floor; bus: Bus } | undefined;
   if (sock) {
     const sAdmin: Client = createClient(redisClientOptions(sock));
     await sAdmin.connect();
     viaSocket = {
       admin: sAdmin,
+      raw1: await rawFloor(`${prefix}:u1`, sock, 'none'),
       raw: await rawFloor(`${prefix}:u`, sock),
       bus: await echoBus('signed-encrypted', `${prefix}:use`, sAdmin, sock),
     };
@@ -278,6 +279,7 @@ async function main(): Promise<void> {
     off: [],
     'signed-encrypted': [],
     uping: [],
+    uraw1: [],
     uraw: [],
     use: [],
     twoproc: [],
@@ -299,6 +301,7 @@ async function main(): Promise<void> {
   if (viaSocket) {
     const v = viaSocket;
     await timed(0, WARMUP, () => v.admin.ping());
+    await timed(0, WARMUP, () => v.raw1.call());
     await timed(0, WARMUP, () => v.raw.call());
     await timed(0, WARMUP, req(v.bus));
   }
@@ -317,6 +320,7 @@ async function main(): Promise<void> {
     if (viaSocket) {
       const v = viaSocket;
       (results.uping as Round[]).push(await timed(REQUESTS, 20, () => v.admin.ping()));
+      (results.uraw1 as Round[]).push(await timed(REQUESTS, 20, () => v.raw1.call()));
       (results.uraw as Round[]).push(await timed(REQUESTS, 20, () => v.raw.call()));
       (results.use as Round[]).push(await timed(REQUESTS, 20, req(v.bus)));
     }
@@ -334,7 +338,9 @@ async function main(): Promise<void> {
   console.log(line('  Node→Redis PING round trip', results.ping as Round[]));
   console.log(line('  raw one hop XADD→XREADGROUP', results.raw1 as Round[]));
   console.log(line('  raw two-hop XADD→XREADGROUP→XADD→XREADGROUP', results.raw as Round[]));
-  console.log(line('  raw two-hop, echo in a 2nd process', results.raw2p as Round[]));
+  console.log(
+    line('  raw two-hop, echo in a 2nd process', results.raw2p as Round[]) + '   (CPU = this process only)',
+  );
   console.log('bus request/response (sequential, 256 B):');
   console.log('  one process (the reply is handed to the waiting request in-process: one Redis hop)');
   console.log(line('    security off', results.off as Round[]));
@@ -352,10 +358,12 @@ async function main(): Promise<void> {
   if (viaSocket) {
     console.log(`over the Unix socket ${sock} (same Redis, same rounds):`);
     console.log(line('  raw: PING round trip', results.uping as Round[]));
+    console.log(line('  raw: one hop', results.uraw1 as Round[]));
     console.log(line('  raw: two-hop', results.uraw as Round[]));
     console.log(
       line('  bus: signed + encrypted, one process', results.use as Round[]) + '   (target p99 < 2 ms)',
     );
+    await viaSocket.raw1.close();
     await viaSocket.raw.close();
     await viaSocket.bus.close();
     await viaSocket.admin.close();
@@ -369,7 +377,12 @@ async function main(): Promise<void> {
     for (const s of ['off', 'signed-encrypted'] as const) await trace(buses[s], admin, prefix, TRACE, s);
   for (const b of Object.values(buses)) await b.close();
   await admin.close();
-  await deleteKeys(url, `${prefix}:*`);
 }
 
-await main();
+const runPrefix = `bench:${randomId('rrl')}`;
+try {
+  await main(runPrefix);
+} finally {
+  // also after a failure (the second processes exit with this one: receiver.ts)
+  await deleteKeys(url, `${runPrefix}:*`);
+}

@@ -183,7 +183,7 @@ export interface Bus {
   request(input: RequestInput): Promise<BusMessage>;
   /**
    * Answers a request this bus delivered, from `input.from` to the requester. `queued` once written
-   * to the requester's bus; `delivered` when that request waits on this very bus: the reply is handed
+   * to Redis, on the requesting bus's reply stream; `delivered` when that request waits on this very bus: the reply is handed
    * to it in-process (never written to Redis, its message's `entryId` is ''); `dead_lettered` as any
    * send.
    */
@@ -557,8 +557,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
    * add a Redis round trip and protect nothing. Policy, size and rate limit were checked as for any
    * send, and it is audited as sent and delivered. Returns false (the reply is written as usual)
    * when no such request waits any more: after a timeout it reaches the agent's handler from its
-   * stream as a late reply; after the request was rejected (its agent stopped consuming here, or the
-   * bus closed) that stream is gone and the reply is dead-lettered.
+   * stream as a late reply; after the request was rejected because its agent stopped consuming here,
+   * it is dead-lettered once that stream is deleted (a closed bus refuses the send before this).
    */
   function handOver(p: PendingSend, from: string): boolean {
     const corr = p.corr;

@@ -71,8 +71,9 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
       });
       const stray = collector();
       await client.consume('cli', stray.handler);
+      // a TTL well beyond the timeout: on a slow machine the request must not expire before it is read
       await assert.rejects(
-        client.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 100 }),
+        client.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 100, ttlMs: 60_000 }),
         BusTimeoutError,
       );
       // the send completes later and the server answers; with no waiter left the reply is handed on
@@ -131,6 +132,23 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
     );
   });
 
+  test('close() lets a handler still running answer a request waiting on the same bus', async () => {
+    const bus = await env.bus();
+    const started: BusMessage[] = [];
+    await bus.consume('srv', async (m) => {
+      started.push(m);
+      await sleep(200);
+      await bus.reply(m, { from: 'srv', payload: 'pong' });
+    });
+    await bus.consume('cli', () => undefined);
+    const req = bus.request({ from: 'cli', to: 'srv', payload: 'ping', timeoutMs: 5000 });
+    const answered = req.then((m) => [m.payload.toString(), m.entryId]);
+    await first(started);
+    await bus.close();
+    // handed over before the bus refused sends and rejected the requests still waiting
+    assert.deepEqual(await answered, ['pong', '']);
+  });
+
   test('Subscription.close() is idempotent and counts each consumer once', async () => {
     const bus = await env.bus();
     const srv = await bus.consume('srv', async (m) => {
@@ -185,11 +203,10 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
     assert.equal(await within(req, 100), 'pending');
     // once 'd' has asked something on this bus, a stray reply to it reaches its handler
     const dAsks = bus.request({ from: 'd', to: 'slow', payload: 'x', timeoutMs: 10_000 });
-    await sleep(50);
+    const dAsked = await nth(requests, 2); // sent once its reply stream had started
     await bus.reply({ ...asked, from: 'd' }, { from: 'slow', payload: 'to d' });
     const [toDMsg] = await toD.waitFor(1);
     assert.deepEqual([toDMsg?.kind, toDMsg?.from, toDMsg?.to], ['reply', 'slow', 'd']);
-    const dAsked = requests[requests.length - 1] as BusMessage;
     await bus.reply(dAsked, { from: 'slow', payload: 'for d' });
     assert.equal((await dAsks).payload.toString(), 'for d');
 
@@ -338,7 +355,7 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
     const req2 = bus.request({ from: 'cli', to: 'srv', payload: 'two', timeoutMs: 10_000 });
     const asked1 = await nth(requests, 1);
     const asked2 = await nth(requests, 2);
-    // the first waits for a rate token and the policy, the second for the policy, behind the first
+    // the first waits for a rate token (one take serves both) and the policy, the second behind it
     const [r1, r2] = await Promise.all([
       bus.reply(asked1, { from: 'srv', payload: 're:one' }),
       bus.reply(asked2, { from: 'srv', payload: 're:two' }),
@@ -350,9 +367,11 @@ describe('bus request lifecycle: timeouts, close, subscriptions, reply binding a
     );
 
     // a request that timed out: its reply is written to the reply stream and reaches the handler
-    const req3 = bus.request({ from: 'cli', to: 'srv', payload: 'three', timeoutMs: 1000 });
+    // its TTL outlives the timeout, so the reply is late whether or not the request was read in time
+    const req3 = bus.request({ from: 'cli', to: 'srv', payload: 'three', timeoutMs: 300, ttlMs: 60_000 });
+    const timedOut = assert.rejects(req3, BusTimeoutError);
     const asked3 = await nth(requests, 3);
-    await assert.rejects(req3, BusTimeoutError);
+    await timedOut;
     const r3 = await bus.reply(asked3, { from: 'srv', payload: 're:three' });
     assert.equal(r3.status, 'queued');
     const [lateReply] = await late.waitFor(1);
