@@ -183,9 +183,9 @@ export interface Bus {
   request(input: RequestInput): Promise<BusMessage>;
   /**
    * Answers a request this bus delivered, from `input.from` to the requester. `queued` once written
-   * to Redis, on the requesting bus's reply stream; `delivered` when that request waits on this very bus: the reply is handed
-   * to it in-process (never written to Redis, its message's `entryId` is ''); `dead_lettered` as any
-   * send.
+   * to Redis, on the requesting bus's reply stream; `delivered` when that request waits on this very
+   * bus: the reply is handed to it in-process (never written to Redis, its message's `entryId` is
+   * ''); `dead_lettered` as any send.
    */
   reply(to: BusMessage, input: ReplyInput): Promise<SendResult>;
   /** Consumes an agent's inbox (direct, requests, replies) and broadcasts. */
@@ -340,7 +340,10 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   const replyTag = newReplyTag();
   /** Each agent's reply consumer on this bus, started by its first request. */
   const replyConsumers = new Map<string, ReplyConsumer>();
-  /** The handlers of each agent's inbox consumptions on this bus, oldest first (late replies go to the first). */
+  /**
+   * The handlers of each agent's inbox consumptions on this bus, oldest first (late replies go to the
+   * first); an agent is here while this bus consumes for it.
+   */
   const inboxHandlers = new Map<string, MessageHandler[]>();
   const rateArgs = [String(options.ratePerSecond), String(options.rateBurst)];
   const limiter = new RateLimiter(
@@ -361,11 +364,18 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   const known = new Map<string, { known: boolean; at: number }>();
   const knownPruner = new Pruner(ctx.now);
   const consumers = new Set<ConsumerEntry>();
-  const consuming = new Map<string, number>();
   /** This bus's consumers of each topic subscription group (for unsubscribe). */
   const subscribed = new Map<string, Set<ConsumerEntry>>();
   /** Waiting requests by correlation id. */
   const pending = new Map<string, Waiter>();
+  /**
+   * The waiting request that a reply from `from` to `to` with correlation id `corr` may settle: only
+   * the agent asked answers it, and only to the requester.
+   */
+  const waiterFor = (corr: string, from: string, to: string): Waiter | undefined => {
+    const w = pending.get(corr);
+    return w !== undefined && w.to === from && w.from === to ? w : undefined;
+  };
   /**
    * close() has begun: no new consumers or requests. Sends are still accepted until `closed`, so
    * that handlers finishing during close() can reply.
@@ -546,8 +556,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
    * The last step of a send that passed its checks: into its lane's batch, or — a reply to a request
    * waiting on this bus — straight to that request (handOver).
    */
-  function dispatch(lane: Lane, p: PendingSend, from: string): void {
-    if (p.kind === 'reply' && handOver(p, from)) return;
+  function dispatch(lane: Lane, p: PendingSend): void {
+    if (p.kind === 'reply' && handOver(p, lane.from)) return;
     writer.enqueue(lane, p);
   }
 
@@ -563,8 +573,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
   function handOver(p: PendingSend, from: string): boolean {
     const corr = p.corr;
     if (corr === null || replyTagOf(corr) !== replyTag) return false;
-    const w = pending.get(corr);
-    if (w === undefined || w.to !== from || w.from !== p.to) return false;
+    const w = waiterFor(corr, from, p.to);
+    if (w === undefined) return false;
     // memory of its own, as a delivered payload has (not the replier's buffer, not Node's shared pool)
     const payload = Buffer.allocUnsafeSlow(p.len);
     p.payload.copy(payload);
@@ -649,7 +659,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       if (!cached)
         return drop(id, kind, from, to, 'unknown_recipient', `agent '${to}' is not registered on this bus`);
       return new Promise<SendResult>((res, rej) =>
-        dispatch(lane, new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, res, rej), from),
+        dispatch(lane, new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, res, rej)),
       );
     }
     return new Promise<SendResult>((resolve, reject) => {
@@ -672,7 +682,6 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
           dispatch(
             lane,
             new PendingSend(id, kind, to, ctx.now(), ttl, delivery, corr, body, resolve, reject),
-            from,
           );
         } catch (error) {
           reject(asError(error));
@@ -770,8 +779,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
    */
   const intercept = (m: BusMessage): boolean => {
     if (m.kind !== 'reply' || !m.correlationId) return false;
-    const w = pending.get(m.correlationId);
-    if (!w || w.to !== m.from || w.from !== m.to) return false;
+    const w = waiterFor(m.correlationId, m.from, m.to);
+    if (!w) return false;
     w.resolve(m);
     return true;
   };
@@ -869,7 +878,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
     async unregister(id) {
       if (closed) throw new BusUsageError(CLOSED_MESSAGE);
       parseOrThrow(agentId, id, 'agent id');
-      if ((consuming.get(id) ?? 0) > 0)
+      if (inboxHandlers.has(id))
         throw new BusUsageError(
           `this bus is consuming for '${id}': close that subscription before unregistering it`,
         );
@@ -957,7 +966,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         );
         // the reply could not arrive once close() has begun: its consumers are stopping
         ensureOpen();
-        if (!consuming.get(i.from)) {
+        if (!inboxHandlers.has(i.from)) {
           throw new BusUsageError(
             `'${i.from}' must consume its inbox on this bus (bus.consume('${i.from}', ...)) before it can receive replies`,
           );
@@ -1089,21 +1098,17 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
         keyOwner: BROADCAST_KEY_OWNER,
         handler,
       });
-      consuming.set(id, (consuming.get(id) ?? 0) + 1);
       inboxHandlers.set(id, [...(inboxHandlers.get(id) ?? []), handler]);
       let stopped: Promise<void> | undefined;
       return {
         close() {
           if (stopped === undefined) {
-            const left = (consuming.get(id) ?? 1) - 1;
             const handlers = [...(inboxHandlers.get(id) ?? [])];
             const at = handlers.indexOf(handler);
             if (at >= 0) handlers.splice(at, 1);
-            if (left > 0) {
-              consuming.set(id, left);
-              inboxHandlers.set(id, handlers);
-            } else {
-              consuming.delete(id);
+            const left = handlers.length;
+            if (left > 0) inboxHandlers.set(id, handlers);
+            else {
               inboxHandlers.delete(id);
               // its replies can no longer arrive here
               for (const [corr, w] of pending)
