@@ -154,7 +154,9 @@ export async function startHostGateway(input: HostGatewayInput): Promise<HostGat
         ...(input.idleTimeoutMs ? { idleTimeoutMs: input.idleTimeoutMs } : {}),
       },
       policy: busPolicyFromEngine(policy),
-      audit: busAuditToLog(audit, { kinds: ['message.dropped'], logger }),
+      // every message an agent sends or has refused (one entry each, at the agent level), and every
+      // frame the bus drops between gateways (start.ts)
+      audit: busAuditToLog(audit, { kinds: ['message.sent', 'message.dropped'], logger }),
       logger,
       ...(input.onAgentExit ? { onAgentExit: input.onAgentExit } : {}),
       ...(reporter ? { lifecycle: reporter } : {}),

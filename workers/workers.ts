@@ -30,7 +30,7 @@ import {
   type TriggerEvent,
   type TriggerRegistration,
 } from '../src/gateway/index.js';
-import { busPolicyFromEngine } from '../src/runtime/bus-hooks.js';
+import { busAuditToLog, busPolicyFromEngine } from '../src/runtime/bus-hooks.js';
 import { AGENT_WORKFLOW_TYPE, eventSignal } from '../workflows/definitions.js';
 import { startHostGateway, type HostGatewayInput } from './host-gateway.js';
 import { startPolicyEnforcer, type PolicyEnforcer } from './policy-enforcer.js';
@@ -120,6 +120,7 @@ export async function createControlWorker(deps: ControlWorkerDeps): Promise<Cont
     ],
     gateway: { id: `control-${settings.hostId}` },
     policy: busPolicyFromEngine(policy),
+    audit: busAuditToLog(audit, { kinds: ['message.sent', 'message.dropped'], logger }),
     logger,
   });
   const worker = await Worker.create({

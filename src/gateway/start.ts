@@ -1,5 +1,11 @@
 import { createClient } from 'redis';
-import { agentKeyOwner, createBus, streamKeys, type BusOptionsInput } from '../bus/index.js';
+import {
+  agentKeyOwner,
+  createBus,
+  streamKeys,
+  type BusAuditSink,
+  type BusOptionsInput,
+} from '../bus/index.js';
 import { join } from 'node:path';
 import type { Settings } from '../config/index.js';
 import {
@@ -52,6 +58,13 @@ export interface GatewayNode {
   close(): Promise<void>;
 }
 
+/** The part of an audit sink that records dropped messages. */
+function dropsOnly(sink: BusAuditSink): BusAuditSink {
+  return {
+    record: (event) => (event.kind === 'message.dropped' ? sink.record(event) : undefined),
+  };
+}
+
 /** Starts one gateway of a runtime on Redis, with every agent type in `agents` registered. */
 export async function startGatewayNode(input: GatewayNodeInput): Promise<GatewayNode> {
   const { redisUrl, prefix, masterKey, agents, gateway: options, bus: busOptions, ...hooks } = input;
@@ -68,6 +81,9 @@ export async function startGatewayNode(input: GatewayNodeInput): Promise<Gateway
   const bus = await createBus({
     keystore,
     logger,
+    // The bus audits what it drops (a forged, replayed, expired or undecryptable frame between
+    // gateways); the sends themselves are audited once, at the agent level, by the gateway.
+    ...(hooks.audit ? { audit: dropsOnly(hooks.audit) } : {}),
     options: { ...busOptions, redisUrl, prefix },
   });
   let gateway: AgentGateway;

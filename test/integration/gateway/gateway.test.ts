@@ -19,7 +19,7 @@ import { AgentUnavailableError, UnknownAgentTypeError } from '../../../src/sdk/i
 import { randomId } from '../../../src/util/ids.js';
 import { Probe, SUBJECT_MODULE, spawnLocalAgent } from '../../conformance/harness.js';
 import { subject } from '../../conformance/fixtures/subject-agent.js';
-import { copyDefaultPolicies, eventually } from '../../helpers/runtime.js';
+import { copyDefaultPolicies, deleteKeys, eventually } from '../../helpers/runtime.js';
 import { createCluster, REDIS_URL } from './harness.js';
 
 const DURABLE_MODULE = fileURLToPath(
@@ -197,6 +197,54 @@ describe('agent gateway', () => {
       const keys: string[] = [];
       for await (const batch of redis.scanIterator({ MATCH: `${auditPrefix}*` })) keys.push(...batch);
       if (keys.length) await redis.del(keys);
+    }
+  });
+
+  test('what agents send is audited once, at the agent level; a frame the bus drops between gateways is audited', async () => {
+    const auditPrefix = randomId('ars:test:gwaudit');
+    const audit = new AuditLog(redis, generateAuditSigner(), { keyPrefix: auditPrefix });
+    const cluster = createCluster();
+    try {
+      const probe = new Probe();
+      // the sink the host workers give their gateways (workers/host-gateway.ts)
+      const node = await cluster.local({
+        agents: [subject, probe.probeAgent],
+        audit: busAuditToLog(audit, { kinds: ['message.sent', 'message.dropped'] }),
+      });
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 2 }), 2);
+      await node.gateway.send('probe/main', 'observed', { event: 'audited' }, { from: a });
+      await probe.next((e) => e.event === 'audited');
+      const sent = (await audit.tail(20)).filter((e) => e.kind === 'message.sent');
+      assert.deepEqual(
+        sent.map((e) => [e.actor, e.data.sender, e.data.recipient, e.data.messageKind]),
+        [
+          ['agent:operator', 'operator', a, 'request'],
+          [`agent:${a}`, a, 'probe/main', 'direct'],
+        ],
+      );
+
+      // a forged frame in the gateway's inbox: dropped by the bus, dead-lettered and audited as
+      // the bus's (its claimed sender is not verified); nothing is delivered
+      const inbox = `${cluster.prefix}:inbox:gw.${node.gateway.id}`;
+      await redis.xAdd(inbox, '*', { h: 'not a frame header', c: 'x', t: '', s: '' });
+      const dropped = await eventually(async () => {
+        const d = (await audit.tail(20)).filter((e) => e.kind === 'message.dropped');
+        return d.length > 0 ? d : undefined;
+      }, 'the forged frame to be audited');
+      assert.equal(dropped.length, 1);
+      assert.equal(dropped[0]?.actor, 'bus');
+      assert.equal(dropped[0]?.data.reason, 'bad_signature');
+      assert.equal(dropped[0]?.data.senderVerified, false);
+      assert.match(dropped[0]?.data.detail as string, /malformed frame/);
+      assert.equal((await audit.tail(20)).filter((e) => e.kind === 'message.sent').length, 2);
+      assert.equal(
+        await node.gateway.request(a, 'get-state', {}).then((s) => (s as { count: number }).count),
+        2,
+      );
+    } finally {
+      await cluster.close();
+      await deleteKeys(REDIS_URL, `${auditPrefix}*`);
     }
   });
 
