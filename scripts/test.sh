@@ -27,4 +27,5 @@ if [ ${#files[@]} -eq 0 ]; then
   echo "no test files found under ${dirs[*]}" >&2
   exit 1
 fi
-exec node --enable-source-maps --unhandled-rejections=strict --test --test-concurrency=1 "${files[@]}"
+# a test that hangs fails after 10 minutes instead of holding the run until CI kills it
+exec node --enable-source-maps --unhandled-rejections=strict --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"

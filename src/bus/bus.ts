@@ -297,6 +297,12 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       "security 'signed-encrypted' needs a keystore: pass createBus({ keystore }) or set options.security to 'off'",
     );
   }
+  const grace = input.keystore?.options.graceMs;
+  if (options.security === 'signed-encrypted' && grace !== undefined && grace < options.maxTtlMs) {
+    throw new BusUsageError(
+      `the keystore's graceMs (${grace}) is shorter than the bus's maxTtlMs (${options.maxTtlMs}): a message still within its ttl would be refused as unknown_key after a key rotation; raise graceMs or lower maxTtlMs`,
+    );
+  }
   const logger = input.logger ?? silentLogger;
   const main: Client = createClient(redisClientOptions(options.redisUrl));
   main.on('error', (error: unknown) => logger.warn({ err: error }, 'bus redis connection error'));
@@ -394,8 +400,8 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       const r = await runScript<(number | string)[]>(
         redis,
         TRIM_SHARED_LUA,
-        [stream],
-        [String(options.sharedStreamMaxLen)],
+        [stream, `${stream}:cuts`],
+        [String(options.sharedStreamMaxLen), String(ctx.now()), String(options.trimmedReportMs)],
       );
       for (let i = 2; i + 2 < r.length; i += 3) {
         const [group, lostFrom, keptFrom] = [String(r[i]), String(r[i + 1]), String(r[i + 2])];

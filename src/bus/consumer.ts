@@ -4,7 +4,8 @@ import { audit, type BusContext } from './context.js';
 import type { DeadLetterReason } from './dead-letter-reason.js';
 import type { DeadFrameLetter } from './dead-letters.js';
 import type { DeliveryLevel, EnvelopeHeader, MessageKind } from './envelope.js';
-import { frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
+import { FORGET_CONSUMER_LUA } from './forget-consumer.lua.js';
+import { FrameCountError, frameSignedBytes, readFrameHeader, type FrameFields } from './frame.js';
 import { seenTtlMs } from './options.js';
 import { RENEW_LEASE_LUA } from './renew-lease.lua.js';
 import { runScript } from './scripts.js';
@@ -177,6 +178,12 @@ export class StreamConsumer {
     await this.loopDone;
     clearInterval(this.leaseTimer);
     while (this.acks.size > 0) await Promise.allSettled([...this.acks]);
+    // leave no consumer behind in the group unless it still holds entries (forget-consumer.lua.ts)
+    const { ctx, spec } = this;
+    await runScript(ctx.redis, FORGET_CONSUMER_LUA, [spec.stream], [spec.group, spec.consumer]).catch(
+      (error: unknown) =>
+        ctx.logger.warn({ err: error, stream: spec.stream }, 'bus could not remove a stopped consumer'),
+    );
   }
 
   /** Resets the idle time of the entries taken at least `age` ms ago and still being handled. */
@@ -681,21 +688,13 @@ export class StreamConsumer {
       return f;
     }
     try {
-      const read = readFrameHeader(h);
+      const read = readFrameHeader(h, options.maxBatch);
       f.header = read.fields;
       f.envs = read.envs;
       f.fid = read.fields.fid.toString('hex');
     } catch (error) {
-      this.reject(f, undefined, 'bad_signature', `malformed frame: ${(error as Error).message}`);
-      return f;
-    }
-    if (f.envs.length > options.maxBatch) {
-      this.reject(
-        f,
-        undefined,
-        'too_large',
-        `frame holds ${f.envs.length} messages; the limit is ${options.maxBatch} (maxBatch)`,
-      );
+      if (error instanceof FrameCountError) this.reject(f, undefined, 'too_large', error.message);
+      else this.reject(f, undefined, 'bad_signature', `malformed frame: ${(error as Error).message}`);
       return f;
     }
     let at = 0;
@@ -716,8 +715,14 @@ export class StreamConsumer {
     if (at !== c.length || t.length !== (keystore ? AEAD_TAG_BYTES : 0))
       return all('bad_signature', `malformed frame: the body is ${c.length} bytes, the headers list ${at}`);
     const limit = options.maxMessageBytes;
+    const { spec } = this;
     f.todo = f.todo.filter((x) => {
-      const len = (f.envs[x] as EnvelopeHeader).len;
+      const env = f.envs[x] as EnvelopeHeader;
+      // a topic this subscription does not match: skipped unread, before any check of its own, so a
+      // subscription group leaves no replay mark, no verification and no dead letter for the topics
+      // of others (their subscribers judge those); a frame with nothing left is just acked
+      if (spec.accept(env) === 'skip') return false;
+      const len = env.len;
       if (len <= limit) return true;
       this.reject(f, x, 'too_large', `message is ${len} bytes; the limit is ${limit}`);
       return false;

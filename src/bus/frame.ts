@@ -164,7 +164,24 @@ function readBytes(r: CanonicalReader, name: Buffer, len: number, nullable: bool
  * The receiver's fast path: decodes a canonical frame header and every message header in it without
  * copying them; accepts exactly what `decodeFrameHeader` plus `decodeEnvelopeHeader` accept.
  */
-export function readFrameHeader(h: Buffer): { fields: FrameFields; envs: EnvelopeHeader[] } {
+/** A frame header declares more messages than a frame may hold (`maxBatch`): refused unread. */
+export class FrameCountError extends Error {
+  constructor(
+    readonly count: number,
+    readonly max: number,
+  ) {
+    super(`frame holds ${count} messages; the limit is ${max} (maxBatch)`);
+  }
+}
+
+/**
+ * Decodes a frame header. A header declaring more than `maxCount` messages throws FrameCountError
+ * before any message header is read; anything malformed throws CanonicalEncodingError.
+ */
+export function readFrameHeader(
+  h: Buffer,
+  maxCount = Number.MAX_SAFE_INTEGER,
+): { fields: FrameFields; envs: EnvelopeHeader[] } {
   const r = new CanonicalReader(h);
   if (h.length < 5 || h[0] !== 1 || h.readUInt32BE(1) !== 7)
     r.fail(`frame header is not a version-${FRAME_VERSION} header`);
@@ -173,6 +190,7 @@ export function readFrameHeader(h: Buffer): { fields: FrameFields; envs: Envelop
   if (r.name(N.envs) !== TAG_LIST) r.fail("field 'envs' must be a list");
   if (r.at + 4 > h.length) r.fail('truncated');
   const count = h.readUInt32BE(r.at);
+  if (count > maxCount) throw new FrameCountError(count, maxCount);
   r.at += 4;
   const spans: number[] = [];
   for (let i = 0; i < count; i++) {

@@ -59,6 +59,12 @@ export const DEFAULT_BUS_OPTIONS = {
   /** How often a bus trims the shared streams. @default 5_000 */
   sharedStreamTrimMs: 5_000,
   /**
+   * A group that keeps losing entries to the cap (one nobody reads any more) gets a `trimmed` dead
+   * letter for its first cut at once, then at most one per this interval, naming everything it lost
+   * since its last one. @default 600_000 (10 min)
+   */
+  trimmedReportMs: 600_000,
+  /**
    * Per-agent token bucket, one per agent for every process on the bus (in Redis): messages per
    * second. Processes sharing a prefix should agree on it; each take applies the taker's. @default 20_000
    */
@@ -106,6 +112,7 @@ const busOptionsSchema = z
     blockMs: z.int().min(1).default(D.blockMs),
     sharedStreamMaxLen: z.int().min(100).default(D.sharedStreamMaxLen),
     sharedStreamTrimMs: z.int().min(10).default(D.sharedStreamTrimMs),
+    trimmedReportMs: z.int().min(0).default(D.trimmedReportMs),
     ratePerSecond: z.number().positive().default(D.ratePerSecond),
     rateBurst: z.int().min(1).default(D.rateBurst),
     registryCacheMs: z.int().min(0).default(D.registryCacheMs),

@@ -8,10 +8,20 @@
  * just below the first entry kept — and reported, with the range it lost, for a dead letter. So a
  * group loses each entry at most once, and is reported once for it.
  *
+ * Reports are coalesced per group (KEYS[2], a hash group → record): a group's first cut is reported
+ * at once; a cut within ARGV[3] ms of its last report is recorded instead (`at|from|upto`: the time of
+ * that report and the range lost since, contiguous, as each cut moves the group past what it lost),
+ * and reported whole by the first run — cut or not — once the interval has passed. So a group nobody
+ * reads any more costs one dead letter per interval, not one per cut. Records of groups that no longer
+ * exist are dropped.
+ *
  * KEYS[1]  the stream
+ * KEYS[2]  its report records
  * ARGV[1]  the cap (sharedStreamMaxLen)
- * Returns  {entries trimmed below the floor, entries cut by the cap, then per group that lost entries:
- *          group, its floor (the first entry it lost), the first entry kept}
+ * ARGV[2]  now, ms
+ * ARGV[3]  least time between two reports of one group, ms (trimmedReportMs)
+ * Returns  {entries trimmed below the floor, entries cut by the cap, then per report: group, the
+ *          first entry it lost, the first entry kept after its losses}
  */
 export const TRIM_SHARED_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
@@ -42,6 +52,32 @@ end
 local trimmed = 0
 if floor then trimmed = redis.call('XTRIM', KEYS[1], 'MINID', '~', floor) end
 local out = {trimmed, 0}
+local now, every = tonumber(ARGV[2]), tonumber(ARGV[3])
+local function record(name)
+  local rec = redis.call('HGET', KEYS[2], name)
+  if not rec then return nil, nil, nil end
+  local a = string.find(rec, '|', 1, true)
+  if not a then return tonumber(rec), nil, nil end
+  local b = string.find(rec, '|', a + 1, true)
+  return tonumber(string.sub(rec, 1, a - 1)), string.sub(rec, a + 1, b - 1), string.sub(rec, b + 1)
+end
+local function report(name, from, upto)
+  out[#out + 1] = name
+  out[#out + 1] = from
+  out[#out + 1] = upto
+  redis.call('HSET', KEYS[2], name, tostring(now))
+end
+-- due reports of earlier cuts; records of groups that are gone are dropped
+local live = {}
+for _, nf in ipairs(floors) do live[nf[1]] = true end
+for _, name in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if not live[name] then
+    redis.call('HDEL', KEYS[2], name)
+  else
+    local at, from, upto = record(name)
+    if from and now - at >= every then report(name, from, upto) end
+  end
+end
 if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
   out[2] = redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][1]
@@ -60,11 +96,15 @@ if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
         redis.call('XACK', KEYS[1], name, unpack(ids))
       end
       if less(nf[3], first) then redis.call('XGROUP', 'SETID', KEYS[1], name, below) end
-      out[#out + 1] = name
-      out[#out + 1] = nf[2]
-      out[#out + 1] = first
+      local at, from = record(name)
+      if at == nil or now - at >= every then
+        report(name, from or nf[2], first)
+      else
+        redis.call('HSET', KEYS[2], name, at .. '|' .. (from or nf[2]) .. '|' .. first)
+      end
     end
   end
 end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], every * 2 + 86400000) end
 return out
 `;

@@ -122,6 +122,15 @@ export function collector(): {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `ok()` holds; fails the test after `ms` instead of hanging. */
+export async function until(ok: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 /** Builds a one-message frame the way a sender would, with hooks to forge or tamper with it. */
 export async function craftFrame(
   keystore: Keystore,

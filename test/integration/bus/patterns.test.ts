@@ -130,7 +130,8 @@ for (const security of ['signed-encrypted', 'off'] as const) {
           return true;
         },
       );
-      assert.ok(Date.now() - started < 1000);
+      // bounded, not hung (generous: the machine is shared and noisy)
+      assert.ok(Date.now() - started < 3000);
       await server.close();
     });
 
@@ -148,7 +149,8 @@ for (const security of ['signed-encrypted', 'off'] as const) {
     });
 
     test('per-agent rate limit throws BusRateLimitError and sends nothing', async () => {
-      const bus = await env.bus({ options: { security, ratePerSecond: 1, rateBurst: 2 } });
+      // a refill far slower than the test, so a slow machine cannot earn the third token
+      const bus = await env.bus({ options: { security, ratePerSecond: 0.01, rateBurst: 2 } });
       await bus.register('rl');
       await bus.send({ from: 'spam', to: 'rl', payload: '1' });
       await bus.send({ from: 'spam', to: 'rl', payload: '2' });

@@ -119,8 +119,10 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
 
     const asking = bus.request({ from: 'cli2', to: 'srv2', payload: '?', timeoutMs: 1_500 });
     let stream: string | undefined;
+    const deadline = Date.now() + 10_000;
     while (stream === undefined) {
       [stream] = await env.redis.keys(`${env.prefix}:inbox:cli2:r:*`);
+      if (Date.now() > deadline) assert.fail('the reply stream of cli2 was not made');
       await sleep(10);
     }
     const other = await craftFrame(ks, {
@@ -193,6 +195,38 @@ describe('envelope security: every bad message is rejected, dead-lettered with i
     assert.deepEqual(
       got.messages.map((m) => m.payload.toString()),
       ['first', 'last'],
+    );
+  });
+
+  test('a frame of more than maxBatch messages is refused whole (too_large); nothing of it is delivered', async () => {
+    const bus = await env.bus({ options: { maxBatch: 2 } });
+    const got = collector();
+    await bus.register('alice');
+    await bus.consume('erin', got.handler);
+    const three = await craftFrame(env.keystore, {
+      from: 'alice',
+      to: 'erin',
+      more: [{ payload: Buffer.from('two') }, { payload: Buffer.from('three') }],
+    });
+    const two = await craftFrame(env.keystore, {
+      from: 'alice',
+      to: 'erin',
+      payload: Buffer.from('one of two'),
+      more: [{ payload: Buffer.from('two of two') }],
+    });
+    await env.inject('erin', three);
+    await env.inject('erin', two);
+    await got.waitFor(2);
+    const letters = (await bus.deadLetters.list({ count: 500 })).filter(
+      (d) => d.to === '?' || d.to === 'erin',
+    );
+    const refused = letters.filter((d) => d.reason === 'too_large');
+    assert.equal(refused.length, 1, JSON.stringify(letters));
+    assert.match(refused[0]?.detail ?? '', /frame holds 3 messages; the limit is 2 \(maxBatch\)/);
+    await sleep(200);
+    assert.deepEqual(
+      got.messages.map((m) => m.payload.toString()),
+      ['one of two', 'two of two'],
     );
   });
 

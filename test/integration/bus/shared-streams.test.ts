@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BusUsageError } from '../../../src/bus/index.js';
+import { FORGET_CONSUMER_LUA } from '../../../src/bus/forget-consumer.lua.js';
+import { runScript } from '../../../src/bus/scripts.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { collector, sleep, testEnv, type Env } from './helpers.js';
+import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
 
 /**
  * The shared topic and broadcast streams are trimmed to what every group still needs; a group that
@@ -91,8 +93,147 @@ describe('shared streams: trimmed by what the groups still need, never silently'
     );
   });
 
+  test('a group nobody reads gets one `trimmed` letter for its first cut, then one per trimmedReportMs naming all it lost', async () => {
+    let skew = 0;
+    const bus = await env.bus({
+      now: () => Date.now() + skew,
+      options: { sharedStreamTrimMs: 50, sharedStreamMaxLen: 100, trimmedReportMs: 60_000 },
+    });
+    const sub = await bus.subscribe({
+      agentId: 's7',
+      name: 'stale-7',
+      topic: 'ticks7',
+      handler: () => undefined,
+    });
+    await sub.close();
+    const published: string[] = [];
+    for (let batch = 0; batch < 6; batch++) {
+      for (let i = 0; i < 100; i++) {
+        const r = await bus.publish({ from: 'feed', topic: 'ticks7', payload: `t${batch}.${i}` });
+        assert.equal(r.status, 'queued');
+        if (r.status === 'queued') published.push(r.entryId);
+      }
+      await sleep(150); // a trim run or more: the stream is cut back to 100 entries
+    }
+    const letters = async (): Promise<{ from: string; below: string }[]> =>
+      (await bus.deadLetters.list({ count: 1000 }))
+        .filter((d) => d.group === 'sub:stale-7')
+        .map((d) => {
+          const m = /the entries below (\S+) that group .* \(it was at (\S+)\) were cut$/.exec(d.detail);
+          assert.ok(m, d.detail);
+          return { below: m[1] as string, from: m[2] as string };
+        })
+        .reverse(); // oldest first
+    assert.equal((await letters()).length, 1, 'the first cut is reported at once; the later ones wait');
+    skew += 61_000; // the interval has passed: the next trim run reports what was cut since
+    await sleep(300);
+    const all = await letters();
+    assert.equal(all.length, 2);
+    // every published entry that is gone is named by exactly one letter; none still held is
+    const key = (id: string): [number, number] => id.split('-').map(Number) as [number, number];
+    const lt = (a: string, b: string): boolean => {
+      const [am, as] = key(a);
+      const [bm, bs] = key(b);
+      return am < bm || (am === bm && as < bs);
+    };
+    const held = new Set(
+      (await env.redis.xRange(topics(), '-', '+')).map((e) => e.id).filter((id) => published.includes(id)),
+    );
+    assert.equal(held.size, 100);
+    for (const id of published) {
+      const naming = all.filter((l) => lt(l.from, id) && lt(id, l.below)).length;
+      assert.equal(naming, held.has(id) ? 0 : 1, `entry ${id} is named by ${naming} letters`);
+    }
+  });
+
   const groupsOf = async (stream: string): Promise<string[]> =>
     (await env.redis.sendCommand<unknown[][]>(['XINFO', 'GROUPS', stream])).map((g) => String(g[1]));
+
+  test('a subscription leaves no replay mark and no dead letter for topics it does not match', async () => {
+    const bus = await env.bus();
+    const news = collector();
+    const sports = collector();
+    await bus.subscribe({ agentId: 'n1', topic: 'news.a', handler: news.handler });
+    await bus.subscribe({ agentId: 's1', prefix: 'sports.', handler: sports.handler });
+    // a forged topic frame for sports: only the sports subscription judges (and dead-letters) it
+    const forged = await craftFrame(env.keystore, {
+      from: 'feed',
+      to: 'sports.y',
+      header: { kind: 'topic' },
+      forgeSignature: true,
+    });
+    await bus.publish({ from: 'feed', topic: 'news.a', payload: 'n1' });
+    await env.redis.sendCommand([
+      'XADD',
+      topics(),
+      '*',
+      'h',
+      forged.h,
+      's',
+      forged.s,
+      'c',
+      forged.c,
+      't',
+      forged.t,
+    ]);
+    await bus.publish({ from: 'feed', topic: 'sports.x', payload: 's1' });
+    await bus.publish({ from: 'feed', topic: 'news.a', payload: 'n2' });
+    // each group reads in order: once these arrive, each has handled all four entries
+    await news.waitFor(2);
+    await sports.waitFor(1);
+    const marks = async (group: string): Promise<number> =>
+      (await env.redis.keys(`${env.prefix}:seen:${topics()}:${group}:*`)).length;
+    assert.equal(await marks('sub:n1:news.a'), 2, 'the news group marked its two frames only');
+    assert.equal(
+      await marks('sub:s1:sports.*'),
+      2,
+      'the sports group marked its own frame and the forged one',
+    );
+    const letters = (await bus.deadLetters.list({ count: 500 })).filter((d) => d.messageId === forged.id);
+    assert.deepEqual(
+      letters.map((d) => [d.reason, d.group]),
+      [['bad_signature', 'sub:s1:sports.*']],
+    );
+  });
+
+  test('a closed consumer leaves no consumer behind in its groups; one that holds entries stays', async () => {
+    const bus = await env.bus();
+    const got = collector();
+    const news = collector();
+    for (let i = 0; i < 3; i++) {
+      const inbox = await bus.consume('c9', got.handler);
+      const sub = await bus.subscribe({ agentId: 'c9', topic: 'c9.news', handler: news.handler });
+      await bus.send({ from: 'a', to: 'c9', payload: `m${i}` });
+      await bus.broadcast({ from: 'a', payload: `b${i}` });
+      await bus.publish({ from: 'a', topic: 'c9.news', payload: `n${i}` });
+      await got.waitFor(2 * (i + 1));
+      await news.waitFor(i + 1);
+      await inbox.close();
+      await sub.close();
+    }
+    const consumers = async (stream: string, group: string): Promise<unknown[]> =>
+      env.redis.sendCommand<unknown[]>(['XINFO', 'CONSUMERS', stream, group]);
+    assert.deepEqual(await consumers(`${env.prefix}:inbox:c9`, 'inbox'), []);
+    assert.deepEqual(await consumers(`${env.prefix}:broadcast`, 'agent:c9'), []);
+    assert.deepEqual(await consumers(topics(), 'sub:c9:c9.news'), []);
+
+    // the script itself: a consumer holding an unacked entry is kept (its entry must be reclaimable)
+    const stream = `${env.prefix}:forget`;
+    await env.redis.sendCommand(['XGROUP', 'CREATE', stream, 'g', '0', 'MKSTREAM']);
+    const id = await env.redis.sendCommand<string>(['XADD', stream, '*', 'k', 'v']);
+    await env.redis.sendCommand(['XREADGROUP', 'GROUP', 'g', 'holder', 'COUNT', '1', 'STREAMS', stream, '>']);
+    const forget = (): Promise<number> =>
+      runScript<number>(env.redis, FORGET_CONSUMER_LUA, [stream], ['g', 'holder']);
+    assert.equal(await forget(), 0);
+    assert.equal((await consumers(stream, 'g')).length, 1);
+    await env.redis.sendCommand(['XACK', stream, 'g', id]);
+    assert.equal(await forget(), 1);
+    assert.deepEqual(await consumers(stream, 'g'), []);
+    assert.equal(
+      await runScript<number>(env.redis, FORGET_CONSUMER_LUA, [stream], ['no-such-group', 'x']),
+      0,
+    );
+  });
 
   test('unsubscribe ends a durable subscription: its consumers stop and its group is gone', async () => {
     const bus = await env.bus({ options: { sharedStreamTrimMs: 50 } });

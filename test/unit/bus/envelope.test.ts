@@ -14,7 +14,7 @@ import {
   type FrameHeader,
   type SendMeta,
 } from '../../../src/bus/index.js';
-import { encodeFrameHeaderFrom, readFrameHeader } from '../../../src/bus/frame.js';
+import { encodeFrameHeaderFrom, FrameCountError, readFrameHeader } from '../../../src/bus/frame.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { CanonicalEncodingError, decodeCanonical, encodeCanonical } from '../../../src/crypto/index.js';
 
@@ -179,6 +179,30 @@ describe('envelope header and frame encoding', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  test('a header declaring more messages than allowed is refused before any message header is read', () => {
+    const base: EnvelopeHeader = {
+      id: 'm1',
+      kind: 'direct',
+      to: 'b',
+      ts: 1,
+      ttl: 1000,
+      delivery: 'at-least-once',
+      corr: null,
+      len: 0,
+    };
+    const f = { fid: Buffer.alloc(16), from: 'a', kid: null, ekid: null, nonce: null };
+    const h = encodeFrameHeaderFrom(f, [base, { ...base, id: 'm2' }, { ...base, id: 'm3' }]);
+    // the third message header is garbage: read in full, the header is malformed
+    const bad = Buffer.from(h);
+    bad[bad.lastIndexOf(Buffer.from('m3'))] = 0xff;
+    assert.throws(() => readFrameHeader(bad), CanonicalEncodingError);
+    assert.throws(
+      () => readFrameHeader(bad, 2),
+      (e: unknown) => e instanceof FrameCountError && e.count === 3 && e.max === 2,
+    );
+    assert.equal(readFrameHeader(h, 3).envs.length, 3);
   });
 
   test('a recipient is reused from the message before only when its bytes are that ASCII string', () => {
