@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MasterKeyError } from './errors.js';
 
@@ -9,7 +9,7 @@ export const MASTER_KEY_ENV = 'ARS_MASTER_KEY';
 export const MASTER_KEY_FILE_ENV = 'ARS_MASTER_KEY_FILE';
 
 /** Parses a 32-byte key written as 64 hex digits or base64 (44 chars). */
-export function parseMasterKey(text: string, source: 'env' | 'file'): Buffer {
+export function parseMasterKey(text: string, source: 'env' | 'file', path?: string): Buffer {
   const t = text.trim();
   let key: Buffer | undefined;
   if (/^[0-9a-fA-F]{64}$/.test(t)) key = Buffer.from(t, 'hex');
@@ -17,7 +17,7 @@ export function parseMasterKey(text: string, source: 'env' | 'file'): Buffer {
     key = Buffer.from(t, t.includes('-') || t.includes('_') ? 'base64url' : 'base64');
   if (!key || key.length !== 32) {
     throw new MasterKeyError(
-      `the master key from ${source === 'env' ? MASTER_KEY_ENV : 'the key file'} must be 32 bytes written as 64 hex digits or base64; generate one with: openssl rand -base64 32`,
+      `the master key from ${source === 'env' ? MASTER_KEY_ENV : `the key file${path ? ` '${path}'` : ''}`} must be 32 bytes written as 64 hex digits or base64; generate one with: openssl rand -base64 32`,
       source,
     );
   }
@@ -43,7 +43,7 @@ export function loadMasterKey(options: { env?: NodeJS.ProcessEnv; file?: string 
         'file',
       );
     }
-    return parseMasterKey(text, 'file');
+    return parseMasterKey(text, 'file', file);
   }
   throw new MasterKeyError(
     `no master key: set ${MASTER_KEY_ENV} (32 bytes, base64 or hex) or ${MASTER_KEY_FILE_ENV}`,
@@ -58,17 +58,24 @@ export function loadMasterKey(options: { env?: NodeJS.ProcessEnv; file?: string 
  */
 export function loadOrCreateMasterKey(devFile: string, env: NodeJS.ProcessEnv = process.env): Buffer {
   if (env[MASTER_KEY_ENV] || env[MASTER_KEY_FILE_ENV]) return loadMasterKey({ env });
+  const read = (): Buffer => parseMasterKey(readFileSync(devFile, 'utf8'), 'file', devFile);
   try {
-    return parseMasterKey(readFileSync(devFile, 'utf8'), 'file');
+    return read();
   } catch (error) {
     if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) throw error;
   }
   mkdirSync(dirname(devFile), { recursive: true, mode: 0o700 });
+  // Written in full to a file of its own, then linked into place: the link is atomic and fails if
+  // the file exists, so a process starting at the same time never reads a key half written.
+  const draft = `${devFile}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  writeFileSync(draft, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    writeFileSync(devFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    linkSync(draft, devFile);
   } catch (error) {
     // Another process created it first: use theirs.
     if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
+  } finally {
+    unlinkSync(draft);
   }
-  return parseMasterKey(readFileSync(devFile, 'utf8'), 'file');
+  return read();
 }
