@@ -9,12 +9,11 @@ import { readFrameHeader } from './frame.js';
 import { DEFAULT_BUS_OPTIONS, seenTtlMs, type BusOptions } from './options.js';
 import { isReplyStream, type StreamKeys } from './stream-keys.js';
 
-/** One entry of the dead-letter stream, as listed by `ars dlq ls`. */
-/** A dead letter as listed: what was recorded, plus its entry id, time and whether it can be replayed. */
+/** A dead letter as listed (`ars dlq ls`): what was recorded, plus its entry id, time and whether it can be replayed. */
 export interface DeadLetter extends DeadLetterInput {
   readonly entryId: string;
   readonly at: number;
-  /** True when the dead letter kept its signed envelope and can be replayed. */
+  /** True when the dead letter kept its signed envelope and its reason is one a replay can change. */
   readonly replayable: boolean;
 }
 
@@ -59,7 +58,20 @@ export interface DeadFrameLetter {
 }
 
 const BUF = { typeMapping: { 36: Buffer } };
-const replayable = (s: (k: string) => string): boolean =>
+
+/**
+ * Reasons a replay cannot change: the receiver would refuse the message again for the same reason,
+ * or — for a replay of a frame already delivered — deliver it a second time.
+ */
+const NOT_REPLAYABLE: Partial<Record<DeadLetterReason, string>> = {
+  replayed:
+    'it is a copy of a frame that was already delivered or is pending; replaying it would deliver that message twice',
+  bad_signature: 'its frame is malformed or its signature does not verify; a replay cannot make it valid',
+  wrong_recipient:
+    'it was addressed to another recipient than the stream it arrived on; a replay puts it back on the same stream',
+};
+/** The dead letter kept the frame it came from (a sender-side drop has none). */
+const hasFrame = (s: (k: string) => string): boolean =>
   s('frame') !== '' && /^\d+$/.test(s('i')) && s('fid') !== '' && s('stream') !== '';
 
 /** A dead letter from the fields of its DLQ entry (`s` reads one field as text). */
@@ -74,25 +86,13 @@ const deadLetterOf = (entryId: string, s: (k: string) => string): DeadLetter => 
   stream: s('stream'),
   group: s('group'),
   at: Number(s('at')),
-  replayable: replayable(s),
+  replayable: hasFrame(s) && NOT_REPLAYABLE[s('reason') as DeadLetterReason] === undefined,
   ...(s('unverified') === '1' ? { unverified: true } : {}),
 });
 /** Approximate cap of the dead-letter stream. */
 export const DLQ_MAX_LEN = 1_000_000;
 /** How long the frame a dead letter came from is kept for `replay`. @default 604_800_000 (7 days) */
 export const DLQ_FRAME_TTL_MS = 604_800_000;
-
-/**
- * Reasons a replay cannot change: the receiver would refuse the message again for the same reason,
- * or — for a replay of a frame already delivered — deliver it a second time.
- */
-const NOT_REPLAYABLE: Partial<Record<DeadLetterReason, string>> = {
-  replayed:
-    'it is a copy of a frame that was already delivered or is pending; replaying it would deliver that message twice',
-  bad_signature: 'its frame is malformed or its signature does not verify; a replay cannot make it valid',
-  wrong_recipient:
-    'it was addressed to another recipient than the stream it arrived on; a replay puts it back on the same stream',
-};
 
 /** What a replay checks the message against: the receiver's replay window. */
 export type ReplayWindow = Pick<BusOptions, 'replayWindowMs' | 'maxClockSkewMs'>;
@@ -163,14 +163,15 @@ export class DeadLetters {
     const [found] = await this.findOne(entryId);
     if (!found)
       throw new BusUsageError(`dead letter '${entryId}' does not exist; list them with 'ars dlq ls'`);
+    const refused = NOT_REPLAYABLE[found.reason];
+    if (refused)
+      throw new BusUsageError(`dead letter '${entryId}' (${found.reason}) is not replayed: ${refused}`);
+    // not refused for its reason, so not replayable for want of a frame
     if (!found.replayable) {
       throw new BusUsageError(
         `dead letter '${entryId}' (${found.reason}) was dropped before it was sealed, so it has no envelope to replay; the sender must send it again`,
       );
     }
-    const refused = NOT_REPLAYABLE[found.reason];
-    if (refused)
-      throw new BusUsageError(`dead letter '${entryId}' (${found.reason}) is not replayed: ${refused}`);
     const gone = (): BusUsageError =>
       new BusUsageError(
         `dead letter '${entryId}' can no longer be replayed: its frame expired (frames are kept ${DLQ_FRAME_TTL_MS} ms)`,

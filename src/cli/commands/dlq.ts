@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createClient } from 'redis';
 import { DEAD_LETTER_REASONS, DeadLetters, streamKeys, type DeadLetterReason } from '../../bus/index.js';
 import { redisClientOptions } from '../../util/redis-url.js';
+import { UsageError } from '../context.js';
 
 /** What the dlq commands need; the lead wires it from the CLI's settings. */
 export interface DlqCliDeps {
@@ -30,17 +31,13 @@ export function registerDlqCommands(program: Command, deps: DlqCliDeps): void {
     .option('--count <n>', 'how many', '50')
     .option('--json', 'print JSON')
     .action(async (opts: { reason?: string; count: string; json?: boolean }) => {
-      if (opts.reason && !DEAD_LETTER_REASONS.includes(opts.reason as DeadLetterReason)) {
-        console.error(`--reason '${opts.reason}' is unknown; use one of ${DEAD_LETTER_REASONS.join(', ')}`);
-        process.exitCode = 2;
-        return;
-      }
-      const count = Number(opts.count);
-      if (!Number.isInteger(count) || count < 1 || count > 100_000) {
-        console.error(`--count '${opts.count}' must be an integer from 1 to 100000`);
-        process.exitCode = 2;
-        return;
-      }
+      if (opts.reason && !DEAD_LETTER_REASONS.includes(opts.reason as DeadLetterReason))
+        throw new UsageError(
+          `--reason '${opts.reason}' is unknown; use one of ${DEAD_LETTER_REASONS.join(', ')}`,
+        );
+      const count = /^\d{1,6}$/.test(opts.count) ? Number(opts.count) : NaN;
+      if (!(count >= 1 && count <= 100_000))
+        throw new UsageError(`--count '${opts.count}' must be a whole number from 1 to 100000`);
       const list = await withDeadLetters(deps, (d) =>
         d.list({ count, ...(opts.reason ? { reason: opts.reason as DeadLetterReason } : {}) }),
       );
@@ -64,6 +61,12 @@ export function registerDlqCommands(program: Command, deps: DlqCliDeps): void {
     .argument('<entryIds...>', 'dead-letter entry ids from `ars dlq ls`')
     .option('--json', 'print JSON')
     .action(async (entryIds: string[], opts: { json?: boolean }) => {
+      // every id is checked before anything is replayed
+      const malformed = entryIds.filter((id) => !/^\d+-\d+$/.test(id));
+      if (malformed.length > 0)
+        throw new UsageError(
+          `${malformed.map((id) => `'${id}'`).join(', ')} ${malformed.length === 1 ? 'is not a stream entry id' : 'are not stream entry ids'}; use the ids \`ars dlq ls\` prints, e.g. 1700000000000-0`,
+        );
       const results = await withDeadLetters(deps, async (d) => {
         const out: { entryId: string; ok: boolean; newEntryId?: string; error?: string }[] = [];
         for (const id of entryIds) {
@@ -78,9 +81,8 @@ export function registerDlqCommands(program: Command, deps: DlqCliDeps): void {
       if (opts.json) console.log(JSON.stringify(results, null, 2));
       else
         for (const r of results)
-          console.log(
-            r.ok ? `${r.entryId} replayed as ${r.newEntryId}` : `${r.entryId} not replayed: ${r.error}`,
-          );
+          if (r.ok) console.log(`${r.entryId} replayed as ${r.newEntryId}`);
+          else console.error(`error: ${r.entryId} not replayed: ${r.error}`);
       if (results.some((r) => !r.ok)) process.exitCode = 1;
     });
 }
