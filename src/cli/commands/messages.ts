@@ -11,9 +11,16 @@ async function withGateway<T>(fn: (gateway: AgentGateway) => Promise<T>): Promis
     ...runtimeLocation(s),
     gateway: { id: randomId('cli') },
   });
+  // Ctrl-C (or a kill) during the call: the gateway still retires — its inbox, registration and keys
+  // removed, as after a call that ends — before the process exits. A second Ctrl-C exits at once.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    void node.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     return await fn(node.gateway);
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await node.close();
   }
 }

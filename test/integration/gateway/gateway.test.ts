@@ -19,6 +19,7 @@ import { AgentUnavailableError, UnknownAgentTypeError } from '../../../src/sdk/i
 import { randomId } from '../../../src/util/ids.js';
 import { Probe, SUBJECT_MODULE, spawnLocalAgent } from '../../conformance/harness.js';
 import { subject } from '../../conformance/fixtures/subject-agent.js';
+import { spawnCli } from '../../helpers/cli.js';
 import { copyDefaultPolicies, deleteKeys, eventually } from '../../helpers/runtime.js';
 import { createCluster, REDIS_URL } from './harness.js';
 
@@ -284,6 +285,57 @@ describe('agent gateway', () => {
       assert.deepEqual(left, []);
       assert.equal(await redis.sIsMember(`${cluster.prefix}:agents`, `gw.${id}`), 0);
       assert.equal(await redis.zScore(directoryKeys(cluster.prefix).alive, id), null);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('a CLI call interrupted with Ctrl-C still retires its gateway: nothing of it is left in Redis', async () => {
+    const cluster = createCluster();
+    const probe = new Probe();
+    try {
+      await cluster.local({ agents: [probe.gateAgent] });
+      const key = randomId('k');
+      const agent = `gate/${key}`;
+      const child = spawnCli(['msg', 'request', agent, 'wait', '{}', '--timeout', '120000'], {
+        ARS_REDIS_URL: REDIS_URL,
+        ARS_BUS_PREFIX: cluster.prefix,
+        ARS_MASTER_KEY: cluster.masterKey.toString('hex'),
+        // run from source (tsx) there is no src/cli/main.js: the child needs the same loader
+        ...(import.meta.url.endsWith('.ts')
+          ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx`.trim() }
+          : {}),
+      });
+      let output = '';
+      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        const cli = await eventually(
+          async () => (await redis.sMembers(`${cluster.prefix}:agents`)).find((m) => m.startsWith('gw.cli-')),
+          'the CLI gateway to register',
+          60_000,
+        );
+        // the request reached the agent (placed on this gateway; its handler waits)
+        await eventually(
+          async () => (await redis.get(directoryKeys(cluster.prefix).place(agent))) ?? undefined,
+          'the request to reach the agent',
+          60_000,
+        );
+        child.kill('SIGINT');
+        assert.equal(await exited, 130, output);
+        const left: string[] = [];
+        for await (const batch of redis.scanIterator({ MATCH: `${cluster.prefix}*`, COUNT: 500 }))
+          left.push(...batch.filter((k) => k.includes(cli)));
+        // only its send-rate bucket, which expires by itself (as after a call that ends)
+        assert.deepEqual(left, [`${cluster.prefix}:rate:${cli}`]);
+        assert.ok((await redis.pTTL(left[0] as string)) > 0, 'the rate bucket expires');
+        assert.equal(await redis.sIsMember(`${cluster.prefix}:agents`, cli), 0);
+        assert.equal(await redis.zScore(directoryKeys(cluster.prefix).alive, cli.slice('gw.'.length)), null);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        probe.release(key);
+      }
     } finally {
       await cluster.close();
     }
