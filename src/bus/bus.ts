@@ -1190,7 +1190,7 @@ export async function createBus(input: CreateBusInput = {}): Promise<Bus> {
       clearInterval(replyTimer); // the reply streams expire on their own
       for (const c of consumers) {
         c.stopped = c.consumer
-          .stop()
+          .stop(false)
           .catch((error: unknown) => logger.debug({ err: error }, 'bus consumer stop after destroy failed'));
         c.client.destroy();
       }

@@ -171,13 +171,17 @@ export class StreamConsumer {
     this.loopDone = this.loop();
   }
 
-  /** Stops reading; in-flight handling and acks finish (graceful). */
-  async stop(): Promise<void> {
+  /**
+   * Stops reading; in-flight handling and acks finish (graceful). With `forget`, the consumer then
+   * leaves its group unless it holds entries (not after destroy(), which stands for a crash).
+   */
+  async stop(forget = true): Promise<void> {
     this.running = false;
     for (const wake of [...this.sleepers]) wake();
     await this.loopDone;
     clearInterval(this.leaseTimer);
     while (this.acks.size > 0) await Promise.allSettled([...this.acks]);
+    if (!forget) return;
     // leave no consumer behind in the group unless it still holds entries (forget-consumer.lua.ts)
     const { ctx, spec } = this;
     await runScript(ctx.redis, FORGET_CONSUMER_LUA, [spec.stream], [spec.group, spec.consumer]).catch(

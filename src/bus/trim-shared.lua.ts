@@ -10,10 +10,14 @@
  *
  * Reports are coalesced per group (KEYS[2], a hash group → record): a group's first cut is reported
  * at once; a cut within ARGV[3] ms of its last report is recorded instead (`at|from|upto`: the time of
- * that report and the range lost since, contiguous, as each cut moves the group past what it lost),
- * and reported whole by the first run — cut or not — once the interval has passed. So a group nobody
- * reads any more costs one dead letter per interval, not one per cut. Records of groups that no longer
- * exist are dropped.
+ * that report and the range lost since), and reported whole by the first run — cut or not — once the
+ * interval has passed. A record only grows while the group stays where the previous cut left it (it
+ * read nothing since, so the ranges join up); a group that moved on gets its recorded range reported
+ * at once, so no letter names an entry the group handled. So a group nobody reads any more costs one
+ * dead letter per interval, not one per cut. A group that no longer exists gets its recorded range
+ * reported, then its record is dropped.
+ *
+ * Stream ids are compared and decremented as decimal strings (exact for any 64-bit part).
  *
  * KEYS[1]  the stream
  * KEYS[2]  its report records
@@ -25,14 +29,29 @@
  */
 export const TRIM_SHARED_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
-local function parse(id)
+local function split(id)
   local d = string.find(id, '-', 1, true)
-  return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
+  return string.sub(id, 1, d - 1), string.sub(id, d + 1)
 end
+local function numLess(a, b) return #a < #b or (#a == #b and a < b) end
 local function less(a, b)
-  local am, as = parse(a)
-  local bm, bs = parse(b)
-  return am < bm or (am == bm and as < bs)
+  local am, as = split(a)
+  local bm, bs = split(b)
+  return numLess(am, bm) or (am == bm and numLess(as, bs))
+end
+-- n - 1 for a decimal n > 0 without leading zeros
+local function dec(n)
+  local i = #n
+  while string.sub(n, i, i) == '0' do i = i - 1 end
+  local r = string.sub(n, 1, i - 1) .. (tonumber(string.sub(n, i, i)) - 1) .. string.rep('9', #n - i)
+  r = string.gsub(r, '^0+(%d)', '%1')
+  return r
+end
+-- the greatest id below id
+local function below(id)
+  local m, s = split(id)
+  if s ~= '0' then return m .. '-' .. dec(s) end
+  return dec(m) .. '-18446744073709551615'
 end
 local floors = {}
 local floor = nil
@@ -65,25 +84,24 @@ local function report(name, from, upto)
   out[#out + 1] = name
   out[#out + 1] = from
   out[#out + 1] = upto
-  redis.call('HSET', KEYS[2], name, tostring(now))
 end
--- due reports of earlier cuts; records of groups that are gone are dropped
+-- due reports of earlier cuts; a group that is gone gets its recorded range reported, then no record
 local live = {}
 for _, nf in ipairs(floors) do live[nf[1]] = true end
 for _, name in ipairs(redis.call('HKEYS', KEYS[2])) do
+  local at, from, upto = record(name)
   if not live[name] then
+    if from then report(name, from, upto) end
     redis.call('HDEL', KEYS[2], name)
-  else
-    local at, from, upto = record(name)
-    if from and now - at >= every then report(name, from, upto) end
+  elseif from and now - at >= every then
+    report(name, from, upto)
+    redis.call('HSET', KEYS[2], name, tostring(now))
   end
 end
 if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
   out[2] = redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][1]
-  local fm, fs = parse(first)
-  local below
-  if fs > 0 then below = fm .. '-' .. (fs - 1) else below = (fm - 1) .. '-18446744073709551615' end
+  local cut = below(first)
   for _, nf in ipairs(floors) do
     local name = nf[1]
     if less(nf[2], first) then
@@ -95,10 +113,16 @@ if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
         for _, e in ipairs(p) do ids[#ids + 1] = e[1] end
         redis.call('XACK', KEYS[1], name, unpack(ids))
       end
-      if less(nf[3], first) then redis.call('XGROUP', 'SETID', KEYS[1], name, below) end
-      local at, from = record(name)
+      if less(nf[3], first) then redis.call('XGROUP', 'SETID', KEYS[1], name, cut) end
+      local at, from, upto = record(name)
+      if from and nf[2] ~= below(upto) then
+        -- the group moved on since the recorded cut: that range is complete, report it now
+        report(name, from, upto)
+        at, from = now, nil
+      end
       if at == nil or now - at >= every then
         report(name, from or nf[2], first)
+        redis.call('HSET', KEYS[2], name, tostring(now))
       else
         redis.call('HSET', KEYS[2], name, at .. '|' .. (from or nf[2]) .. '|' .. first)
       end

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MasterKeyError } from './errors.js';
 
@@ -67,15 +67,25 @@ export function loadOrCreateMasterKey(devFile: string, env: NodeJS.ProcessEnv = 
   mkdirSync(dirname(devFile), { recursive: true, mode: 0o700 });
   // Written in full to a file of its own, then linked into place: the link is atomic and fails if
   // the file exists, so a process starting at the same time never reads a key half written.
+  const key = `${randomBytes(32).toString('base64')}\n`;
   const draft = `${devFile}.${process.pid}.${randomBytes(6).toString('hex')}`;
-  writeFileSync(draft, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  const code = (error: unknown): unknown =>
+    error instanceof Error && 'code' in error ? error.code : undefined;
   try {
+    writeFileSync(draft, key, { mode: 0o600, flag: 'wx' });
     linkSync(draft, devFile);
   } catch (error) {
-    // Another process created it first: use theirs.
-    if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
+    // EEXIST: another process created it first; use theirs. EPERM/ENOTSUP: no hard links on this
+    // file system; create it in place instead (exclusively: the first writer wins).
+    if (code(error) === 'EPERM' || code(error) === 'ENOTSUP') {
+      try {
+        writeFileSync(devFile, key, { mode: 0o600, flag: 'wx' });
+      } catch (again) {
+        if (code(again) !== 'EEXIST') throw again;
+      }
+    } else if (code(error) !== 'EEXIST') throw error;
   } finally {
-    unlinkSync(draft);
+    rmSync(draft, { force: true });
   }
   return read();
 }

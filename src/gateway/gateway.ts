@@ -39,7 +39,7 @@ import {
 } from '../sdk/index.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { GatewayDirectory, RedisStateStore, rendezvous, type AgentTypeInfo } from './directory.js';
-import { GatewayClosedError, MessageDeniedError } from './errors.js';
+import { GatewayClosedError, MessageDeniedError, MessageNotAuditedError } from './errors.js';
 import type { AgentLifecycleKind, AgentLifecycleListener } from './lifecycle.js';
 import { compileGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from './options.js';
 import {
@@ -488,25 +488,35 @@ export class AgentGateway implements AgentRuntime {
     const at = this.now();
     if (!decision.allowed) {
       const detail = decision.reasons.join('; ') || 'policy denied';
+      // nothing is sent either way: a denial the trail cannot record is logged, and still a denial
+      await Promise.resolve(
+        this.audit.record({
+          kind: 'message.dropped',
+          messageId,
+          from: from ?? OPERATOR,
+          to,
+          reason: 'policy_denied',
+          detail,
+          at,
+        }),
+      ).catch((error: unknown) =>
+        this.logger.error({ err: error, messageId, to }, 'gateway could not audit a denied message'),
+      );
+      throw new MessageDeniedError(from ?? OPERATOR, to, decision.reasons);
+    }
+    // fail closed: a message the trail cannot record is not sent
+    try {
       await this.audit.record({
-        kind: 'message.dropped',
+        kind: 'message.sent',
         messageId,
         from: from ?? OPERATOR,
         to,
-        reason: 'policy_denied',
-        detail,
+        messageKind: kind,
         at,
       });
-      throw new MessageDeniedError(from ?? OPERATOR, to, decision.reasons);
+    } catch (error) {
+      throw new MessageNotAuditedError(from ?? OPERATOR, to, error);
     }
-    await this.audit.record({
-      kind: 'message.sent',
-      messageId,
-      from: from ?? OPERATOR,
-      to,
-      messageKind: kind,
-      at,
-    });
   }
 
   // --- the gateway protocol ------------------------------------------------------------------

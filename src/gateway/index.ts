@@ -26,7 +26,7 @@ export {
   type GatewayOptions,
   type GatewayOptionsInput,
 } from './options.js';
-export { GatewayClosedError, MessageDeniedError } from './errors.js';
+export { GatewayClosedError, MessageDeniedError, MessageNotAuditedError } from './errors.js';
 export {
   AGENT_LIFECYCLE_KINDS,
   type AgentLifecycleKind,

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { BusUsageError } from '../../../src/bus/index.js';
 import { FORGET_CONSUMER_LUA } from '../../../src/bus/forget-consumer.lua.js';
 import { runScript } from '../../../src/bus/scripts.js';
+import { TRIM_SHARED_LUA } from '../../../src/bus/trim-shared.lua.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { collector, craftFrame, sleep, testEnv, type Env } from './helpers.js';
 
@@ -144,6 +145,71 @@ describe('shared streams: trimmed by what the groups still need, never silently'
       const naming = all.filter((l) => lt(l.from, id) && lt(id, l.below)).length;
       assert.equal(naming, held.has(id) ? 0 : 1, `entry ${id} is named by ${naming} letters`);
     }
+  });
+
+  test('the trim script: a group that moved on gets its recorded range at once, a destroyed one its last range; ids exact at any size', async () => {
+    const stream = `${env.prefix}:trimscript`;
+    const cuts = `${stream}:cuts`;
+    const r = env.redis;
+    const add = async (ids: string[]): Promise<void> => {
+      for (const id of ids) await r.sendCommand(['XADD', stream, id, 'k', 'v']);
+    };
+    const seq = (from: number, n: number, ms = '1'): string[] =>
+      Array.from({ length: n }, (_, i) => `${ms}-${from + i}`);
+    const trim = async (now: number): Promise<string[][]> => {
+      const out = await runScript<(number | string)[]>(
+        r,
+        TRIM_SHARED_LUA,
+        [stream, cuts],
+        ['100', String(now), '60000'],
+      );
+      const reports: string[][] = [];
+      for (let i = 2; i + 2 < out.length; i += 3)
+        reports.push([String(out[i]), String(out[i + 1]), String(out[i + 2])]);
+      return reports;
+    };
+    const read = async (group: string, n: number): Promise<void> => {
+      const got = await r.sendCommand<[string, [string, string[]][]][]>([
+        'XREADGROUP',
+        'GROUP',
+        group,
+        'c',
+        'COUNT',
+        String(n),
+        'STREAMS',
+        stream,
+        '>',
+      ]);
+      const ids = (got[0]?.[1] ?? []).map((e) => e[0]);
+      await r.sendCommand(['XACK', stream, group, ...ids]);
+    };
+    await r.sendCommand(['XGROUP', 'CREATE', stream, 'g', '0', 'MKSTREAM']);
+    await add(seq(1, 150));
+    assert.deepEqual(await trim(1000), [['g', '0-0', '1-51']], 'the first cut: at once');
+    await read('g', 10); // handles 1-51..1-60
+    await add(seq(151, 50));
+    assert.deepEqual(await trim(2000), [], 'a later cut within the interval waits');
+    await read('g', 5); // handles 1-101..1-105: the group moved on
+    await add(seq(201, 50));
+    assert.deepEqual(
+      await trim(3000),
+      [['g', '1-60', '1-101']],
+      'the recorded range is reported at once, without the entries the group handled since',
+    );
+    await r.sendCommand(['XGROUP', 'DESTROY', stream, 'g']);
+    await r.sendCommand(['XGROUP', 'CREATE', stream, 'h', '$']);
+    assert.deepEqual(await trim(4000), [['g', '1-105', '1-151']], 'a destroyed group: its last range');
+    assert.equal(await r.hGet(cuts, 'g'), null);
+
+    // sequence numbers beyond 2^53: the group is set exactly below the first entry kept
+    await r.del(stream);
+    await r.sendCommand(['XGROUP', 'CREATE', stream, 'big', '0', 'MKSTREAM']);
+    const big = Array.from({ length: 150 }, (_, i) => `5-${(10n ** 17n + BigInt(i)).toString()}`);
+    await add(big);
+    assert.deepEqual(await trim(5000), [['big', '0-0', big[50]]]);
+    const info = await r.sendCommand<unknown[][]>(['XINFO', 'GROUPS', stream]);
+    const g = info[0] ?? [];
+    assert.equal(g[g.indexOf('last-delivered-id') + 1], big[49]);
   });
 
   const groupsOf = async (stream: string): Promise<string[]> =>

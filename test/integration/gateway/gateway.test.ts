@@ -12,7 +12,12 @@ import { after, before, describe, test } from 'node:test';
 import { createClient } from 'redis';
 import { OnDemandEndpoint } from '../../../src/agent-host/index.js';
 import { AuditLog, generateAuditSigner } from '../../../src/audit/index.js';
-import { directoryKeys, MessageDeniedError, type AgentExit } from '../../../src/gateway/index.js';
+import {
+  directoryKeys,
+  MessageDeniedError,
+  MessageNotAuditedError,
+  type AgentExit,
+} from '../../../src/gateway/index.js';
 import { PolicyEngine } from '../../../src/policy/index.js';
 import { busAuditToLog, busPolicyFromEngine } from '../../../src/runtime/bus-hooks.js';
 import { AgentUnavailableError, UnknownAgentTypeError } from '../../../src/sdk/index.js';
@@ -246,6 +251,38 @@ describe('agent gateway', () => {
     } finally {
       await cluster.close();
       await deleteKeys(REDIS_URL, `${auditPrefix}*`);
+    }
+  });
+
+  test('a message the audit trail cannot record is not sent (fail closed), with a clear error', async () => {
+    const cluster = createCluster();
+    try {
+      let auditDown = false;
+      const node = await cluster.local({
+        agents: [subject],
+        audit: {
+          record: (e) => {
+            if (auditDown && e.kind === 'message.sent') throw new Error('audit store down');
+          },
+        },
+      });
+      const a = `subject/${randomId('k')}`;
+      assert.equal(await node.gateway.request(a, 'incr', { by: 1 }), 1);
+      auditDown = true;
+      await assert.rejects(node.gateway.request(a, 'incr', { by: 1 }), (e: unknown) => {
+        assert.ok(e instanceof MessageNotAuditedError);
+        assert.equal(e.code, 'ARS_GATEWAY_AUDIT_FAILED');
+        assert.match(e.message, /was not sent: the audit trail could not record it \(audit store down\)/);
+        return true;
+      });
+      auditDown = false;
+      assert.equal(
+        await node.gateway.request(a, 'get-state', {}).then((s) => (s as { count: number }).count),
+        1,
+        'not delivered',
+      );
+    } finally {
+      await cluster.close();
     }
   });
 
