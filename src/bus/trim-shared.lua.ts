@@ -12,7 +12,8 @@
  * at once; a cut within ARGV[3] ms of its last report is recorded instead (`at|from|upto`: the time of
  * that report and the range lost since), and reported whole by the first run — cut or not — once the
  * interval has passed. A record only grows while the group stays where the previous cut left it (it
- * read nothing since, so the ranges join up); a group that moved on gets its recorded range reported
+ * read nothing since, so the ranges join up: its floor is just below the first entry that cut kept,
+ * or that entry itself when it holds it pending); a group that moved on gets its recorded range reported
  * at once, so no letter names an entry the group handled. So a group nobody reads any more costs one
  * dead letter per interval, not one per cut. A group that no longer exists gets its recorded range
  * reported, then its record is dropped.
@@ -115,7 +116,7 @@ if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
       end
       if less(nf[3], first) then redis.call('XGROUP', 'SETID', KEYS[1], name, cut) end
       local at, from, upto = record(name)
-      if from and nf[2] ~= below(upto) then
+      if from and nf[2] ~= below(upto) and nf[2] ~= upto then
         -- the group moved on since the recorded cut: that range is complete, report it now
         report(name, from, upto)
         at, from = now, nil

@@ -58,7 +58,16 @@ export function loadMasterKey(options: { env?: NodeJS.ProcessEnv; file?: string 
  */
 export function loadOrCreateMasterKey(devFile: string, env: NodeJS.ProcessEnv = process.env): Buffer {
   if (env[MASTER_KEY_ENV] || env[MASTER_KEY_FILE_ENV]) return loadMasterKey({ env });
-  const read = (): Buffer => parseMasterKey(readFileSync(devFile, 'utf8'), 'file', devFile);
+  const read = (): Buffer => {
+    // a file still empty was just created by a process starting alongside (where the file system has
+    // no hard links, the key is written in place): give it a moment to write the key
+    let text = readFileSync(devFile, 'utf8');
+    for (let i = 0; i < 20 && text === ''; i++) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      text = readFileSync(devFile, 'utf8');
+    }
+    return parseMasterKey(text, 'file', devFile);
+  };
   try {
     return read();
   } catch (error) {

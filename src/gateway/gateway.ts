@@ -97,7 +97,12 @@ interface Pending {
   readonly agentId: string;
   readonly messageType: string;
   readonly timer: NodeJS.Timeout;
+  /** The gateway serving the call. */
+  readonly gateway: string;
 }
+
+/** How long close() waits for the answers of the calls it cancelled. */
+const CLOSE_ANSWER_WAIT_MS = 2_000;
 
 type Local = { readonly kind: 'local'; readonly endpoint: AgentEndpoint };
 type Remote = { readonly kind: 'remote'; readonly gateway: string };
@@ -331,6 +336,21 @@ export class AgentGateway implements AgentRuntime {
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     clearInterval(this.sweepTimer);
+    // Calls still waiting on other gateways (a requester that gave up, or one closing now): cancel
+    // them — their handlers see their signal abort — and give the answers a moment to arrive, so
+    // that none is sent to this gateway's inbox once it is gone (a dead letter for nobody).
+    if (this.pending.size > 0) {
+      for (const [rid, p] of this.pending)
+        void this.post(p.gateway, {
+          op: 'cancel',
+          rid,
+          replyTo: this.id,
+          reason: serializeError(new AgentUnavailableError(p.agentId, 'the requester is closing')),
+        }).catch(() => undefined);
+      const deadline = Date.now() + CLOSE_ANSWER_WAIT_MS;
+      while (this.pending.size > 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     for (const agentId of [...this.active.keys()]) {
       const endpoint = this.endpoints.get(parseAgentId(agentId).type);
       if (endpoint)
@@ -489,19 +509,21 @@ export class AgentGateway implements AgentRuntime {
     if (!decision.allowed) {
       const detail = decision.reasons.join('; ') || 'policy denied';
       // nothing is sent either way: a denial the trail cannot record is logged, and still a denial
-      await Promise.resolve(
-        this.audit.record({
-          kind: 'message.dropped',
-          messageId,
-          from: from ?? OPERATOR,
-          to,
-          reason: 'policy_denied',
-          detail,
-          at,
-        }),
-      ).catch((error: unknown) =>
-        this.logger.error({ err: error, messageId, to }, 'gateway could not audit a denied message'),
-      );
+      await Promise.resolve()
+        .then(() =>
+          this.audit.record({
+            kind: 'message.dropped',
+            messageId,
+            from: from ?? OPERATOR,
+            to,
+            reason: 'policy_denied',
+            detail,
+            at,
+          }),
+        )
+        .catch((error: unknown) =>
+          this.logger.error({ err: error, messageId, to }, 'gateway could not audit a denied message'),
+        );
       throw new MessageDeniedError(from ?? OPERATOR, to, decision.reasons);
     }
     // fail closed: a message the trail cannot record is not sent
@@ -547,7 +569,7 @@ export class AgentGateway implements AgentRuntime {
         this.options.requestTimeoutMs + (acceptOnly ? 0 : 1_000),
       );
       timer.unref();
-      this.pending.set(rid, { resolve, reject, agentId, messageType, timer });
+      this.pending.set(rid, { resolve, reject, agentId, messageType, timer, gateway });
       if (signal) {
         const onAbort = (): void => {
           if (!this.pending.has(rid)) return;

@@ -1,27 +1,93 @@
 import type { Command } from 'commander';
-import { runtimeLocation, startGatewayNode, type AgentGateway } from '../../gateway/index.js';
+import { createClient } from 'redis';
+import { AuditLog, loadAuditSigner } from '../../audit/index.js';
+import {
+  runtimeLocation,
+  startGatewayNode,
+  type AgentGateway,
+  type GatewayNode,
+} from '../../gateway/index.js';
+import { PolicyEngine } from '../../policy/index.js';
+import { busAuditToLog, busPolicyFromEngine } from '../../runtime/bus-hooks.js';
 import { parseAgentId } from '../../sdk/index.js';
 import { randomId } from '../../util/ids.js';
+import { redisClientOptions } from '../../util/redis-url.js';
 import { settings, UsageError } from '../context.js';
 
-/** Runs `fn` with a gateway that hosts no agent: a client of the runtime's agents. */
-async function withGateway<T>(fn: (gateway: AgentGateway) => Promise<T>): Promise<T> {
+/** How long an interrupted call waits for its cancelled request's answer, then for the gateway to retire. */
+const INTERRUPT_WAIT_MS = { answer: 3_000, retire: 5_000 };
+
+/** `p` settled, or `ms` passed. */
+const within = (p: Promise<unknown>, ms: number): Promise<void> =>
+  Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => setTimeout(resolve, ms)),
+  ]);
+
+/**
+ * Runs `fn` with a gateway that hosts no agent: a client of the runtime's agents. Like a host
+ * worker's gateway it applies the runtime's policies (`ARS_POLICY_DIR`) before every message and
+ * puts every message on the audit trail — those sent as an agent with `--from` too.
+ *
+ * Ctrl-C (or SIGTERM) during the call: a request is cancelled (its handler sees its signal abort)
+ * and its answer awaited for a moment, so that it does not reach a gateway that is gone; then the
+ * gateway retires — its inbox, registration and keys removed, as after a call that ends — and the
+ * process exits 130 (143). Both waits are bounded; a second signal exits at once.
+ */
+async function withGateway<T>(fn: (gateway: AgentGateway, signal: AbortSignal) => Promise<T>): Promise<T> {
   const s = settings();
-  const node = await startGatewayNode({
-    ...runtimeLocation(s),
-    gateway: { id: randomId('cli') },
-  });
-  // Ctrl-C (or a kill) during the call: the gateway still retires — its inbox, registration and keys
-  // removed, as after a call that ends — before the process exits. A second Ctrl-C exits at once.
-  const interrupted = (signal: NodeJS.Signals): void => {
-    void node.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  const policy = new PolicyEngine({ policyDir: s.policyDir });
+  const redis = createClient(redisClientOptions(s.redisUrl));
+  let node: GatewayNode;
   try {
-    return await fn(node.gateway);
-  } finally {
+    await redis.connect();
+    const audit = new AuditLog(redis, loadAuditSigner({ keyDir: `${s.stateDir}/keys` }), {
+      keyPrefix: s.auditPrefix,
+    });
+    node = await startGatewayNode({
+      ...runtimeLocation(s),
+      gateway: { id: randomId('cli') },
+      policy: busPolicyFromEngine(policy),
+      audit: busAuditToLog(audit, { kinds: ['message.sent', 'message.dropped'] }),
+    });
+  } catch (error) {
+    policy.close();
+    if (redis.isOpen) await redis.close();
+    throw error;
+  }
+  let retiring: Promise<void> | undefined;
+  const retire = (): Promise<void> =>
+    (retiring ??= (async () => {
+      await node.close();
+      policy.close();
+      await redis.close();
+    })());
+  const aborter = new AbortController();
+  let work: Promise<T> = new Promise<T>(() => undefined);
+  const exitCode = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : 143);
+  const exitAtOnce = (signal: NodeJS.Signals): never => process.exit(exitCode(signal));
+  const interrupted = (signal: NodeJS.Signals): void => {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
-    await node.close();
+    process.once('SIGINT', exitAtOnce).once('SIGTERM', exitAtOnce);
+    aborter.abort(new Error(`interrupted (${signal})`));
+    void within(work, INTERRUPT_WAIT_MS.answer)
+      .then(() => within(retire(), INTERRUPT_WAIT_MS.retire))
+      .finally(() => process.exit(exitCode(signal)));
+  };
+  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
+  try {
+    work = fn(node.gateway, aborter.signal);
+    return await work;
+  } catch (error) {
+    // interrupted: the handler above retires the gateway and exits; nothing more is printed
+    if (aborter.signal.aborted) await new Promise<never>(() => undefined);
+    throw error;
+  } finally {
+    await retire();
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   }
 }
 
@@ -73,7 +139,11 @@ export function registerMessageCommands(program: Command): void {
         const from = opts.from === undefined ? undefined : agentOf(opts.from);
         const timeoutMs = timeoutOf(opts.timeout);
         const body = payloadOf(payload);
-        print(await withGateway((g) => g.request(to, type, body, { timeoutMs, ...(from ? { from } : {}) })));
+        print(
+          await withGateway((g, signal) =>
+            g.request(to, type, body, { timeoutMs, signal, ...(from ? { from } : {}) }),
+          ),
+        );
       },
     );
   msg

@@ -201,6 +201,19 @@ describe('shared streams: trimmed by what the groups still need, never silently'
     assert.deepEqual(await trim(4000), [['g', '1-105', '1-151']], 'a destroyed group: its last range');
     assert.equal(await r.hGet(cuts, 'g'), null);
 
+    // a group whose consumer died holding entries beyond the cut: its floor is then the first entry
+    // the cut kept (pending), which still joins up with the recorded range
+    await r.del([stream, cuts]);
+    await r.sendCommand(['XGROUP', 'CREATE', stream, 'p', '0', 'MKSTREAM']);
+    await add(seq(1, 150));
+    await r.sendCommand(['XREADGROUP', 'GROUP', 'p', 'dead', 'COUNT', '130', 'STREAMS', stream, '>']);
+    assert.deepEqual(await trim(1000), [['p', '1-1', '1-51']]);
+    await add(seq(151, 50));
+    assert.deepEqual(await trim(2000), []);
+    await add(seq(201, 50));
+    assert.deepEqual(await trim(3000), [], 'nothing read since: the ranges join up, no letter yet');
+    assert.deepEqual(await trim(62_000), [['p', '1-51', '1-151']], 'one letter for both cuts, once due');
+
     // sequence numbers beyond 2^53: the group is set exactly below the first entry kept
     await r.del(stream);
     await r.sendCommand(['XGROUP', 'CREATE', stream, 'big', '0', 'MKSTREAM']);

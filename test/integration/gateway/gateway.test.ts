@@ -5,7 +5,8 @@
  * level and the drop is audited; a dead agent process is noticed and reported; nothing hangs.
  */
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -24,8 +25,10 @@ import { AgentUnavailableError, UnknownAgentTypeError } from '../../../src/sdk/i
 import { randomId } from '../../../src/util/ids.js';
 import { Probe, SUBJECT_MODULE, spawnLocalAgent } from '../../conformance/harness.js';
 import { subject } from '../../conformance/fixtures/subject-agent.js';
-import { spawnCli } from '../../helpers/cli.js';
+import { runCli, spawnCli } from '../../helpers/cli.js';
 import { copyDefaultPolicies, deleteKeys, eventually } from '../../helpers/runtime.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 import { createCluster, REDIS_URL } from './harness.js';
 
 const DURABLE_MODULE = fileURLToPath(
@@ -327,22 +330,28 @@ describe('agent gateway', () => {
     }
   });
 
-  test('a CLI call interrupted with Ctrl-C still retires its gateway: nothing of it is left in Redis', async () => {
+  test('a CLI request interrupted with Ctrl-C is cancelled, and its gateway retires: nothing of it is left in Redis', async () => {
     const cluster = createCluster();
     const probe = new Probe();
+    const home = await mkdtemp(join(tmpdir(), 'ars-cli-home-'));
+    const auditPrefix = randomId('ars:test:cliaudit');
     try {
-      await cluster.local({ agents: [probe.gateAgent] });
-      const key = randomId('k');
-      const agent = `gate/${key}`;
-      const child = spawnCli(['msg', 'request', agent, 'wait', '{}', '--timeout', '120000'], {
-        ARS_REDIS_URL: REDIS_URL,
-        ARS_BUS_PREFIX: cluster.prefix,
-        ARS_MASTER_KEY: cluster.masterKey.toString('hex'),
-        // run from source (tsx) there is no src/cli/main.js: the child needs the same loader
-        ...(import.meta.url.endsWith('.ts')
-          ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx`.trim() }
-          : {}),
-      });
+      await cluster.local({ agents: [subject, probe.probeAgent] });
+      const agent = `subject/${randomId('k')}`;
+      const child = spawnCli(
+        ['msg', 'request', agent, 'await-cancel', '{"tag":"cli"}', '--timeout', '120000'],
+        {
+          ARS_REDIS_URL: REDIS_URL,
+          ARS_BUS_PREFIX: cluster.prefix,
+          ARS_MASTER_KEY: cluster.masterKey.toString('hex'),
+          ARS_AUDIT_PREFIX: auditPrefix,
+          ARS_HOME: home,
+          // run from source (tsx) there is no src/cli/main.js: the child needs the same loader
+          ...(import.meta.url.endsWith('.ts')
+            ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx`.trim() }
+            : {}),
+        },
+      );
       let output = '';
       child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -353,28 +362,90 @@ describe('agent gateway', () => {
           'the CLI gateway to register',
           60_000,
         );
-        // the request reached the agent (placed on this gateway; its handler waits)
-        await eventually(
-          async () => (await redis.get(directoryKeys(cluster.prefix).place(agent))) ?? undefined,
-          'the request to reach the agent',
-          60_000,
-        );
+        // the request reached the agent: its handler runs, waiting to be cancelled
+        await probe.next((e) => e.event === 'started' && e.tag === 'cli');
         child.kill('SIGINT');
         assert.equal(await exited, 130, output);
+        assert.equal(output, '', 'nothing printed');
+        // the cancel reached the handler, and its answer reached the CLI before it retired
+        await probe.next((e) => e.event === 'cancelled' && e.tag === 'cli');
+        await sleep(300);
+        const letters = await redis.xRange(`${cluster.prefix}:dlq`, '-', '+');
+        assert.deepEqual(
+          letters.filter((l) => l.message.to === cli),
+          [],
+          'no answer was dead-lettered for the retired gateway',
+        );
         const left: string[] = [];
         for await (const batch of redis.scanIterator({ MATCH: `${cluster.prefix}*`, COUNT: 500 }))
           left.push(...batch.filter((k) => k.includes(cli)));
-        // only its send-rate bucket, which expires by itself (as after a call that ends)
-        assert.deepEqual(left, [`${cluster.prefix}:rate:${cli}`]);
-        assert.ok((await redis.pTTL(left[0] as string)) > 0, 'the rate bucket expires');
+        // only what expires by itself, as after a call that ends: its send-rate bucket and the
+        // replay mark of the answer it received
+        assert.ok(left.includes(`${cluster.prefix}:rate:${cli}`), left.join(', '));
+        for (const k of left) {
+          assert.match(k, new RegExp(`^${cluster.prefix}:(rate|seen):`), k);
+          assert.ok((await redis.pTTL(k)) > 0, `${k} expires`);
+        }
         assert.equal(await redis.sIsMember(`${cluster.prefix}:agents`, cli), 0);
         assert.equal(await redis.zScore(directoryKeys(cluster.prefix).alive, cli.slice('gw.'.length)), null);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
-        probe.release(key);
       }
     } finally {
       await cluster.close();
+      await rm(home, { recursive: true, force: true });
+      await deleteKeys(REDIS_URL, `${auditPrefix}*`);
+    }
+  });
+
+  test('ars msg applies the policies and puts what it sends on the audit trail, also as an agent (--from)', async () => {
+    const policyDir = await copyDefaultPolicies('ars-cli-policy');
+    await writeFile(
+      join(policyDir, '90-test.cedar'),
+      '@id("test.no-probe-to-subject")\nforbid (principal == Ars::Agent::"probe", action == Ars::Action::"SendMessage", resource == Ars::Agent::"subject");\n',
+    );
+    const home = await mkdtemp(join(tmpdir(), 'ars-cli-home-'));
+    const auditPrefix = randomId('ars:test:cliaudit');
+    const cluster = createCluster();
+    try {
+      await cluster.local({ agents: [subject] });
+      const a = `subject/${randomId('k')}`;
+      const env = {
+        ARS_REDIS_URL: REDIS_URL,
+        ARS_BUS_PREFIX: cluster.prefix,
+        ARS_MASTER_KEY: cluster.masterKey.toString('hex'),
+        ARS_POLICY_DIR: policyDir,
+        ARS_AUDIT_PREFIX: auditPrefix,
+        ARS_HOME: home,
+        // run from source (tsx) there is no src/cli/main.js: the child needs the same loader
+        ...(import.meta.url.endsWith('.ts')
+          ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx`.trim() }
+          : {}),
+      };
+      const ok = await runCli(['msg', 'request', a, 'incr', '{"by":2}'], env);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.equal(ok.stdout.trim(), '2');
+      const denied = await runCli(['msg', 'request', a, 'incr', '{"by":5}', '--from', 'probe/main'], env);
+      assert.equal(denied.code, 1, denied.stdout + denied.stderr);
+      assert.match(denied.stderr, /policy denied the message from 'probe\/main'.*test\.no-probe-to-subject/);
+
+      const audit = new AuditLog(redis, generateAuditSigner(), { keyPrefix: auditPrefix });
+      const entries = (await audit.tail(10)).map((e) => [e.kind, e.data.sender, e.data.recipient]);
+      assert.deepEqual(entries, [
+        ['message.sent', 'operator', a],
+        ['message.dropped', 'probe/main', a],
+      ]);
+      const state = await runCli(['msg', 'request', a, 'get-state'], env);
+      assert.equal(
+        (JSON.parse(state.stdout) as { count: number }).count,
+        2,
+        'the denied message was not delivered',
+      );
+    } finally {
+      await cluster.close();
+      await rm(policyDir, { recursive: true, force: true });
+      await rm(home, { recursive: true, force: true });
+      await deleteKeys(REDIS_URL, `${auditPrefix}*`);
     }
   });
 
