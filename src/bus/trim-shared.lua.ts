@@ -13,7 +13,7 @@
  * that report and the range lost since), and reported whole by the first run — cut or not — once the
  * interval has passed. A record only grows while the group stays where the previous cut left it (it
  * read nothing since, so the ranges join up: its floor is just below the first entry that cut kept,
- * or that entry itself when it holds it pending); a group that moved on gets its recorded range reported
+ * or that entry itself while it is pending); a group that moved on gets its recorded range reported
  * at once, so no letter names an entry the group handled. So a group nobody reads any more costs one
  * dead letter per interval, not one per cut. A group that no longer exists gets its recorded range
  * reported, then its record is dropped.
@@ -66,7 +66,7 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   end
   local f = last
   if pending > 0 then f = redis.call('XPENDING', KEYS[1], name)[2] end
-  floors[#floors + 1] = {name, f, last}
+  floors[#floors + 1] = {name, f, last, pending > 0}
   if floor == nil or less(f, floor) then floor = f end
 end
 local trimmed = 0
@@ -116,7 +116,7 @@ if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
       end
       if less(nf[3], first) then redis.call('XGROUP', 'SETID', KEYS[1], name, cut) end
       local at, from, upto = record(name)
-      if from and nf[2] ~= below(upto) and nf[2] ~= upto then
+      if from and nf[2] ~= below(upto) and not (nf[4] and nf[2] == upto) then
         -- the group moved on since the recorded cut: that range is complete, report it now
         report(name, from, upto)
         at, from = now, nil

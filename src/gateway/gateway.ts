@@ -336,9 +336,17 @@ export class AgentGateway implements AgentRuntime {
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     clearInterval(this.sweepTimer);
-    // Calls still waiting on other gateways (a requester that gave up, or one closing now): cancel
-    // them — their handlers see their signal abort — and give the answers a moment to arrive, so
-    // that none is sent to this gateway's inbox once it is gone (a dead letter for nobody).
+    for (const agentId of [...this.active.keys()]) {
+      const endpoint = this.endpoints.get(parseAgentId(agentId).type);
+      if (endpoint)
+        await this.deactivateLocal(endpoint, agentId, 'its gateway shut down').catch((error: unknown) =>
+          this.logger.warn({ err: error, agentId }, 'could not checkpoint an agent while closing'),
+        );
+    }
+    // The agents here are hibernated: their handlers finished, with the calls they made. Calls still
+    // waiting on other gateways (made for a requester outside, who gave up or is closing) are
+    // cancelled — their handlers see their signal abort — and their answers get a moment to arrive,
+    // so that none is sent to this gateway's inbox once it is gone (a dead letter for nobody).
     if (this.pending.size > 0) {
       for (const [rid, p] of this.pending)
         void this.post(p.gateway, {
@@ -350,13 +358,6 @@ export class AgentGateway implements AgentRuntime {
       const deadline = Date.now() + CLOSE_ANSWER_WAIT_MS;
       while (this.pending.size > 0 && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    for (const agentId of [...this.active.keys()]) {
-      const endpoint = this.endpoints.get(parseAgentId(agentId).type);
-      if (endpoint)
-        await this.deactivateLocal(endpoint, agentId, 'its gateway shut down').catch((error: unknown) =>
-          this.logger.warn({ err: error, agentId }, 'could not checkpoint an agent while closing'),
-        );
     }
     await this.directory.withdraw(this.endpoints.keys()).catch(() => undefined);
     await this.subscription?.close();

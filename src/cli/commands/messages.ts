@@ -14,8 +14,8 @@ import { randomId } from '../../util/ids.js';
 import { redisClientOptions } from '../../util/redis-url.js';
 import { settings, UsageError } from '../context.js';
 
-/** How long an interrupted call waits for its cancelled request's answer, then for the gateway to retire. */
-const INTERRUPT_WAIT_MS = { answer: 3_000, retire: 5_000 };
+/** How long an interrupted call waits for its gateway to retire before exiting anyway. */
+const RETIRE_WAIT_MS = 5_000;
 
 /** `p` settled, or `ms` passed. */
 const within = (p: Promise<unknown>, ms: number): Promise<void> =>
@@ -28,59 +28,69 @@ const within = (p: Promise<unknown>, ms: number): Promise<void> =>
   ]);
 
 /**
- * Runs `fn` with a gateway that hosts no agent: a client of the runtime's agents. Like a host
- * worker's gateway it applies the runtime's policies (`ARS_POLICY_DIR`) before every message and
- * puts every message on the audit trail — those sent as an agent with `--from` too.
+ * Runs `fn` with a gateway that hosts no agent: a client of the runtime's agents. A gateway that
+ * sends (`checked`) is like a host worker's: it applies the runtime's policies (`ARS_POLICY_DIR`)
+ * before every message and puts every message on the audit trail — those sent as an agent with
+ * `--from` too.
  *
- * Ctrl-C (or SIGTERM) during the call: a request is cancelled (its handler sees its signal abort)
- * and its answer awaited for a moment, so that it does not reach a gateway that is gone; then the
- * gateway retires — its inbox, registration and keys removed, as after a call that ends — and the
- * process exits 130 (143). Both waits are bounded; a second signal exits at once.
+ * Ctrl-C (or SIGTERM) during the call: a request is cancelled (its handler sees its signal abort),
+ * the gateway retires — it gives the answers of its cancelled calls up to 2 s to arrive, then its
+ * inbox, registration and keys are removed, as after a call that ends — and the process exits 130
+ * (143), within RETIRE_WAIT_MS. A second signal exits at once.
  */
-async function withGateway<T>(fn: (gateway: AgentGateway, signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withGateway<T>(
+  fn: (gateway: AgentGateway, signal: AbortSignal) => Promise<T>,
+  { checked = true }: { checked?: boolean } = {},
+): Promise<T> {
   const s = settings();
-  const policy = new PolicyEngine({ policyDir: s.policyDir });
-  const redis = createClient(redisClientOptions(s.redisUrl));
+  const policy = checked ? new PolicyEngine({ policyDir: s.policyDir }) : undefined;
+  const redis = checked ? createClient(redisClientOptions(s.redisUrl)) : undefined;
+  // a connection error is retried by the client; the call fails on its own if Redis stays away
+  redis?.on('error', () => undefined);
+  const stopHooks = async (): Promise<void> => {
+    policy?.close();
+    if (redis?.isOpen) await redis.close();
+  };
   let node: GatewayNode;
   try {
-    await redis.connect();
-    const audit = new AuditLog(redis, loadAuditSigner({ keyDir: `${s.stateDir}/keys` }), {
-      keyPrefix: s.auditPrefix,
-    });
+    let audit: AuditLog | undefined;
+    if (redis) {
+      await redis.connect();
+      audit = new AuditLog(redis, loadAuditSigner({ keyDir: `${s.stateDir}/keys` }), {
+        keyPrefix: s.auditPrefix,
+      });
+    }
     node = await startGatewayNode({
       ...runtimeLocation(s),
       gateway: { id: randomId('cli') },
-      policy: busPolicyFromEngine(policy),
-      audit: busAuditToLog(audit, { kinds: ['message.sent', 'message.dropped'] }),
+      ...(policy ? { policy: busPolicyFromEngine(policy) } : {}),
+      ...(audit ? { audit: busAuditToLog(audit, { kinds: ['message.sent', 'message.dropped'] }) } : {}),
     });
   } catch (error) {
-    policy.close();
-    if (redis.isOpen) await redis.close();
+    await stopHooks();
     throw error;
   }
   let retiring: Promise<void> | undefined;
   const retire = (): Promise<void> =>
     (retiring ??= (async () => {
-      await node.close();
-      policy.close();
-      await redis.close();
+      try {
+        await node.close();
+      } finally {
+        await stopHooks();
+      }
     })());
   const aborter = new AbortController();
-  let work: Promise<T> = new Promise<T>(() => undefined);
   const exitCode = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : 143);
   const exitAtOnce = (signal: NodeJS.Signals): never => process.exit(exitCode(signal));
   const interrupted = (signal: NodeJS.Signals): void => {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     process.once('SIGINT', exitAtOnce).once('SIGTERM', exitAtOnce);
     aborter.abort(new Error(`interrupted (${signal})`));
-    void within(work, INTERRUPT_WAIT_MS.answer)
-      .then(() => within(retire(), INTERRUPT_WAIT_MS.retire))
-      .finally(() => process.exit(exitCode(signal)));
+    void within(retire(), RETIRE_WAIT_MS).finally(() => process.exit(exitCode(signal)));
   };
   process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
   try {
-    work = fn(node.gateway, aborter.signal);
-    return await work;
+    return await fn(node.gateway, aborter.signal);
   } catch (error) {
     // interrupted: the handler above retires the gateway and exits; nothing more is printed
     if (aborter.signal.aborted) await new Promise<never>(() => undefined);
@@ -170,7 +180,9 @@ export function registerMessageCommands(program: Command): void {
     .description('the gateways of the runtime: agent types, capacity, active agents')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const hosts = (await withGateway((g) => g.hosts())).filter((h) => !h.info.id.startsWith('cli-'));
+      const hosts = (await withGateway((g) => g.hosts(), { checked: false })).filter(
+        (h) => !h.info.id.startsWith('cli-'),
+      );
       if (opts.json) return print(hosts);
       if (hosts.length === 0)
         return console.log('no gateways (start one: ars worker --role host --agents <module>)');

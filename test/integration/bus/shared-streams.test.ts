@@ -214,8 +214,19 @@ describe('shared streams: trimmed by what the groups still need, never silently'
     assert.deepEqual(await trim(3000), [], 'nothing read since: the ranges join up, no letter yet');
     assert.deepEqual(await trim(62_000), [['p', '1-51', '1-151']], 'one letter for both cuts, once due');
 
+    // a group that read (and acked) exactly the first entry the last cut kept has moved on too
+    await r.del([stream, cuts]);
+    await r.sendCommand(['XGROUP', 'CREATE', stream, 'q', '0', 'MKSTREAM']);
+    await add(seq(1, 150));
+    assert.deepEqual(await trim(1000), [['q', '0-0', '1-51']]);
+    await add(seq(151, 50));
+    assert.deepEqual(await trim(2000), []);
+    await read('q', 1); // handles 1-101
+    await add(seq(201, 50));
+    assert.deepEqual(await trim(3000), [['q', '1-50', '1-101']], 'not joined with what it handled');
+
     // sequence numbers beyond 2^53: the group is set exactly below the first entry kept
-    await r.del(stream);
+    await r.del([stream, cuts]);
     await r.sendCommand(['XGROUP', 'CREATE', stream, 'big', '0', 'MKSTREAM']);
     const big = Array.from({ length: 150 }, (_, i) => `5-${(10n ** 17n + BigInt(i)).toString()}`);
     await add(big);

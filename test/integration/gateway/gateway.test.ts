@@ -21,7 +21,8 @@ import {
 } from '../../../src/gateway/index.js';
 import { PolicyEngine } from '../../../src/policy/index.js';
 import { busAuditToLog, busPolicyFromEngine } from '../../../src/runtime/bus-hooks.js';
-import { AgentUnavailableError, UnknownAgentTypeError } from '../../../src/sdk/index.js';
+import { AgentUnavailableError, defineAgent, UnknownAgentTypeError } from '../../../src/sdk/index.js';
+import { z } from 'zod';
 import { randomId } from '../../../src/util/ids.js';
 import { Probe, SUBJECT_MODULE, spawnLocalAgent } from '../../conformance/harness.js';
 import { subject } from '../../conformance/fixtures/subject-agent.js';
@@ -284,6 +285,58 @@ describe('agent gateway', () => {
         1,
         'not delivered',
       );
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('a closing gateway lets its agents finish the calls they make to other gateways', async () => {
+    const slow = defineAgent({
+      type: 'slow',
+      messages: { work: z.object({}) },
+      handlers: {
+        work: async (_m, ctx) => {
+          await new Promise<void>((resolve, reject) => {
+            const t = setTimeout(resolve, 800);
+            ctx.signal.addEventListener(
+              'abort',
+              () => (clearTimeout(t), reject(ctx.signal.reason as Error)),
+              {
+                once: true,
+              },
+            );
+          });
+          return 'done';
+        },
+      },
+    });
+    const caller = defineAgent({
+      type: 'caller',
+      state: z.object({ result: z.string() }).default({ result: 'none' }),
+      messages: { go: z.object({}) },
+      handlers: {
+        go: async (_m, ctx) => {
+          try {
+            ctx.state.set({ result: await ctx.request<string>('slow/1', 'work', {}) });
+          } catch (error) {
+            ctx.state.set({ result: `error: ${(error as Error).message}` });
+          }
+        },
+      },
+    });
+    const cluster = createCluster();
+    try {
+      await cluster.local({ agents: [slow] });
+      const a = await cluster.local({ agents: [caller] });
+      const c = await cluster.local({ agents: [] });
+      await c.gateway.send('caller/1', 'go', {});
+      await sleep(200); // caller/1 waits on slow/1, on another gateway
+      await a.close(); // a host worker's SIGTERM, say
+      assert.deepEqual(await c.gateway.saveState('caller/1'), {
+        v: 1,
+        agentType: 'caller',
+        state: { result: 'done' },
+      });
     } finally {
       await cluster.close();
     }
