@@ -9,7 +9,10 @@ import { readFrameHeader } from './frame.js';
 import { DEFAULT_BUS_OPTIONS, seenTtlMs, type BusOptions } from './options.js';
 import { isReplyStream, type StreamKeys } from './stream-keys.js';
 
-/** A dead letter as listed (`ars dlq ls`): what was recorded, plus its entry id, time and whether it can be replayed. */
+/**
+ * A dead letter as listed (`ars dlq ls`): what was recorded, plus its entry id, time and whether it
+ * can be replayed.
+ */
 export interface DeadLetter extends DeadLetterInput {
   readonly entryId: string;
   readonly at: number;

@@ -160,10 +160,6 @@ function readBytes(r: CanonicalReader, name: Buffer, len: number, nullable: bool
   return Buffer.from(r.buf.subarray(start, r.at));
 }
 
-/**
- * The receiver's fast path: decodes a canonical frame header and every message header in it without
- * copying them; accepts exactly what `decodeFrameHeader` plus `decodeEnvelopeHeader` accept.
- */
 /** A frame header declares more messages than a frame may hold (`maxBatch`): refused unread. */
 export class FrameCountError extends Error {
   constructor(
@@ -175,8 +171,10 @@ export class FrameCountError extends Error {
 }
 
 /**
- * Decodes a frame header. A header declaring more than `maxCount` messages throws FrameCountError
- * before any message header is read; anything malformed throws CanonicalEncodingError.
+ * The receiver's fast path: decodes a canonical frame header and every message header in it without
+ * copying them; accepts exactly what `decodeFrameHeader` plus `decodeEnvelopeHeader` accept. A header
+ * declaring more than `maxCount` messages throws FrameCountError before any message header is read;
+ * anything malformed throws CanonicalEncodingError.
  */
 export function readFrameHeader(
   h: Buffer,

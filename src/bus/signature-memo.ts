@@ -18,9 +18,9 @@ export const SIGNATURE_MEMO_SIZE = 8192;
  *
  * It saves the verification where it costs most: a frame between agents that consume on one bus
  * (a request whose server shares the requester's bus; its reply is handed over without a frame), and
- * a topic or broadcast frame read by many subscribers of one process (each verified it before). Fixed memory, allocated on first use:
- * a ring of `size` slots and a map from each signature's first 4 bytes to its slot (a clash only
- * costs a miss).
+ * a topic or broadcast frame read by many subscribers of one process (each verified it before).
+ * Fixed memory, allocated on first use: a ring of `size` slots and a map from each signature's
+ * first 4 bytes to its slot (a clash only costs a miss).
  */
 export class SignatureMemo {
   private ring: Buffer | undefined;

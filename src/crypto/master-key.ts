@@ -3,6 +3,10 @@ import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { dirname } from 'node:path';
 import { MasterKeyError } from './errors.js';
 
+/** The `code` of a Node system error, if it is one. */
+const codeOf = (error: unknown): unknown =>
+  error instanceof Error && 'code' in error ? error.code : undefined;
+
 /** The environment variable that holds the keystore master key (32 bytes, base64 or hex). */
 export const MASTER_KEY_ENV = 'ARS_MASTER_KEY';
 /** The environment variable naming a file that holds the master key. */
@@ -71,28 +75,26 @@ export function loadOrCreateMasterKey(devFile: string, env: NodeJS.ProcessEnv = 
   try {
     return read();
   } catch (error) {
-    if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) throw error;
+    if (codeOf(error) !== 'ENOENT') throw error;
   }
   mkdirSync(dirname(devFile), { recursive: true, mode: 0o700 });
   // Written in full to a file of its own, then linked into place: the link is atomic and fails if
   // the file exists, so a process starting at the same time never reads a key half written.
   const key = `${randomBytes(32).toString('base64')}\n`;
   const draft = `${devFile}.${process.pid}.${randomBytes(6).toString('hex')}`;
-  const code = (error: unknown): unknown =>
-    error instanceof Error && 'code' in error ? error.code : undefined;
   try {
     writeFileSync(draft, key, { mode: 0o600, flag: 'wx' });
     linkSync(draft, devFile);
   } catch (error) {
     // EEXIST: another process created it first; use theirs. EPERM/ENOTSUP: no hard links on this
     // file system; create it in place instead (exclusively: the first writer wins).
-    if (code(error) === 'EPERM' || code(error) === 'ENOTSUP') {
+    if (codeOf(error) === 'EPERM' || codeOf(error) === 'ENOTSUP') {
       try {
         writeFileSync(devFile, key, { mode: 0o600, flag: 'wx' });
       } catch (again) {
-        if (code(again) !== 'EEXIST') throw again;
+        if (codeOf(again) !== 'EEXIST') throw again;
       }
-    } else if (code(error) !== 'EEXIST') throw error;
+    } else if (codeOf(error) !== 'EEXIST') throw error;
   } finally {
     rmSync(draft, { force: true });
   }

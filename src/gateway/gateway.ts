@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   allowAllPolicy,
   checkSendFailClosed,
@@ -349,15 +350,9 @@ export class AgentGateway implements AgentRuntime {
     // so that none is sent to this gateway's inbox once it is gone (a dead letter for nobody).
     if (this.pending.size > 0) {
       for (const [rid, p] of this.pending)
-        void this.post(p.gateway, {
-          op: 'cancel',
-          rid,
-          replyTo: this.id,
-          reason: serializeError(new AgentUnavailableError(p.agentId, 'the requester is closing')),
-        }).catch(() => undefined);
+        void this.cancel(p.gateway, rid, new AgentUnavailableError(p.agentId, 'the requester is closing'));
       const deadline = Date.now() + CLOSE_ANSWER_WAIT_MS;
-      while (this.pending.size > 0 && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 20));
+      while (this.pending.size > 0 && Date.now() < deadline) await delay(20);
     }
     await this.directory.withdraw(this.endpoints.keys()).catch(() => undefined);
     await this.subscription?.close();
@@ -574,18 +569,20 @@ export class AgentGateway implements AgentRuntime {
       if (signal) {
         const onAbort = (): void => {
           if (!this.pending.has(rid)) return;
-          void this.post(gateway, {
-            op: 'cancel',
-            rid,
-            replyTo: this.id,
-            reason: serializeError(signal.reason),
-          });
+          void this.cancel(gateway, rid, signal.reason);
         };
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       }
       this.post(gateway, frame, from).catch((error: unknown) => this.settle(rid, undefined, error));
     });
+  }
+
+  /** Asks the gateway serving call `rid` to abort its handler with `reason` (its answer still comes). */
+  private cancel(gateway: string, rid: string, reason: unknown): Promise<void> {
+    return this.post(gateway, { op: 'cancel', rid, replyTo: this.id, reason: serializeError(reason) }).catch(
+      () => undefined,
+    );
   }
 
   /** Writes a frame to a gateway's inbox, signed as `from` (an agent) or as this gateway. */

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { createClient } from 'redis';
 import { AuditLog, loadAuditSigner } from '../../audit/index.js';
@@ -24,7 +25,7 @@ const within = (p: Promise<unknown>, ms: number): Promise<void> =>
       () => undefined,
       () => undefined,
     ),
-    new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    delay(ms),
   ]);
 
 /**

@@ -22,6 +22,7 @@ import {
 import { randomId } from '../../../src/util/ids.js';
 import { redisClientOptions } from '../../../src/util/redis-url.js';
 import { deleteKeys } from '../../helpers/runtime.js';
+import { leakIn } from '../../helpers/leaks.js';
 
 const REDIS_URL = compileSettings().redisUrl;
 const DAY = 86_400_000;
@@ -41,25 +42,6 @@ after(async () => {
   await redis.close();
   assert.deepEqual(left, [], 'the test removed its keys');
 });
-
-/**
- * How `secret` would look if it leaked into a stored value: raw bytes, hex (either case), and
- * base64/base64url at each of the three alignments it could have inside a longer encoded buffer.
- */
-function leakIn(blob: Buffer, secret: Buffer): string | undefined {
-  const forms = new Map<string, Buffer>([
-    ['raw', secret],
-    ['hex', Buffer.from(secret.toString('hex'))],
-    ['HEX', Buffer.from(secret.toString('hex').toUpperCase())],
-  ]);
-  for (let k = 0; k < 3; k++) {
-    const part = secret.subarray(k, k + Math.floor((secret.length - k) / 3) * 3);
-    forms.set(`base64@${k}`, Buffer.from(part.toString('base64')));
-    forms.set(`base64url@${k}`, Buffer.from(part.toString('base64url')));
-  }
-  for (const [form, bytes] of forms) if (blob.includes(bytes)) return form;
-  return undefined;
-}
 
 /** The secret bytes of a signing key: its PKCS#8 DER and the 32-byte seed inside it. */
 function signingSecrets(privateKey: KeyObject): Buffer[] {

@@ -43,6 +43,19 @@ const generic = (h: EnvelopeHeader): Buffer =>
     ttl: h.ttl,
   });
 
+/** One message header, and the frame fields around it, for the frames built by hand below. */
+const ONE: EnvelopeHeader = {
+  id: 'm1',
+  kind: 'direct',
+  to: 'b',
+  ts: 1,
+  ttl: 1000,
+  delivery: 'at-least-once',
+  corr: null,
+  len: 0,
+};
+const FRAME = { fid: Buffer.alloc(16), from: 'a', kid: null, ekid: null, nonce: null };
+
 describe('envelope header and frame encoding', () => {
   test('the hand-written envelope codec is the canonical encoding: same bytes, round trip, injective', () => {
     fc.assert(
@@ -182,18 +195,7 @@ describe('envelope header and frame encoding', () => {
   });
 
   test('a header declaring more messages than allowed is refused before any message header is read', () => {
-    const base: EnvelopeHeader = {
-      id: 'm1',
-      kind: 'direct',
-      to: 'b',
-      ts: 1,
-      ttl: 1000,
-      delivery: 'at-least-once',
-      corr: null,
-      len: 0,
-    };
-    const f = { fid: Buffer.alloc(16), from: 'a', kid: null, ekid: null, nonce: null };
-    const h = encodeFrameHeaderFrom(f, [base, { ...base, id: 'm2' }, { ...base, id: 'm3' }]);
+    const h = encodeFrameHeaderFrom(FRAME, [ONE, { ...ONE, id: 'm2' }, { ...ONE, id: 'm3' }]);
     // the third message header is garbage: read in full, the header is malformed
     const bad = Buffer.from(h);
     bad[bad.lastIndexOf(Buffer.from('m3'))] = 0xff;
@@ -206,17 +208,8 @@ describe('envelope header and frame encoding', () => {
   });
 
   test('a recipient is reused from the message before only when its bytes are that ASCII string', () => {
-    const base: EnvelopeHeader = {
-      id: 'm1',
-      kind: 'direct',
-      to: '\u00e9', // é: one UTF-16 unit (0xe9), two UTF-8 bytes
-      ts: 1,
-      ttl: 1000,
-      delivery: 'at-least-once',
-      corr: null,
-      len: 0,
-    };
-    const f = { fid: Buffer.alloc(16), from: 'a', kid: null, ekid: null, nonce: null };
+    const base: EnvelopeHeader = { ...ONE, to: '\u00e9' }; // é: one UTF-16 unit (0xe9), two UTF-8 bytes
+    const f = FRAME;
     // the second recipient is the one byte 0xe9 with a length of 1: the char code of the first
     // recipient, but not valid UTF-8, so it must be refused, not read as 'é'
     const good = encodeFrameHeaderFrom(f, [base, { ...base, id: 'm2', to: 'x' }]);

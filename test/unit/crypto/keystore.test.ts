@@ -18,36 +18,12 @@ import {
   signEd25519,
   verifyEd25519,
 } from '../../../src/crypto/index.js';
+import { leakIn } from '../../helpers/leaks.js';
 
 const DAY = 86_400_000;
 /** A fixed time, ten minutes into epoch 20,000 of the default (24 h) rotation interval. */
 const T0 = 20_000 * DAY + 600_000;
 const now = (): number => T0;
-
-/**
- * How `secret` would look if it leaked into a stored record: its raw bytes, hex (either case), and
- * base64/base64url at each of the three alignments it could have inside a longer encoded buffer
- * (only the complete 4-character groups, which appear whatever precedes or follows the secret).
- */
-function leakForms(secret: Buffer): Map<string, Buffer> {
-  const forms = new Map<string, Buffer>([
-    ['raw', secret],
-    ['hex', Buffer.from(secret.toString('hex'))],
-    ['HEX', Buffer.from(secret.toString('hex').toUpperCase())],
-  ]);
-  for (let k = 0; k < 3; k++) {
-    const part = secret.subarray(k, k + Math.floor((secret.length - k) / 3) * 3);
-    forms.set(`base64@${k}`, Buffer.from(part.toString('base64')));
-    forms.set(`base64url@${k}`, Buffer.from(part.toString('base64url')));
-  }
-  return forms;
-}
-
-/** The first form in which `secret` appears in `blob`, or undefined when it appears in none. */
-function leakIn(blob: Buffer, secret: Buffer): string | undefined {
-  for (const [form, bytes] of leakForms(secret)) if (blob.includes(bytes)) return form;
-  return undefined;
-}
 
 /** The secret bytes of a signing key: its PKCS#8 DER and the 32-byte seed inside it. */
 function signingSecrets(privateKey: Parameters<typeof exportPrivateKey>[0]): Buffer[] {
